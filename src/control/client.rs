@@ -1,0 +1,140 @@
+//! The client side of the control socket, used by `shimctl`: connect, send one
+//! [`RequestLine`], read one [`Reply`], with a time limit on the whole exchange.
+//!
+//! Errors say which socket was tried and, when nobody answers there, how to start the daemon.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+
+use super::framing::{LineError, read_line_capped};
+use super::protocol::{MAX_REPLY, Reply, Request, RequestLine};
+
+/// How to start the daemon, for messages about a daemon that is not running.
+pub const HOW_TO_START: &str = "Start it with `systemctl --user start deepinfra-shim` (service), \
+     or run `deepinfra-shim` in a terminal.";
+
+/// Time limit for one exchange (a reload gets longer: it re-reads and validates the file).
+const TIMEOUT: Duration = Duration::from_secs(10);
+const RELOAD_TIMEOUT: Duration = Duration::from_secs(70);
+
+/// Why a control request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CtlError {
+    /// No socket file, or nobody listening on it.
+    #[error(
+        "deepinfra-shim is not running (nothing answers on {}: {source}).\n{HOW_TO_START}",
+        .path.display()
+    )]
+    NotRunning {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error(
+        "cannot connect to the control socket {}: {source} (is it another user's daemon?)",
+        .path.display()
+    )]
+    Connect {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("no answer on {} within {} s (is the daemon stuck?)", .path.display(), .after.as_secs())]
+    Timeout { path: PathBuf, after: Duration },
+    #[error("control socket {}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("control socket {}: bad reply from the daemon: {message}", .path.display())]
+    BadReply { path: PathBuf, message: String },
+}
+
+impl CtlError {
+    /// True when no daemon is reachable (shimctl exits 3).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            CtlError::NotRunning { .. } | CtlError::Connect { .. } | CtlError::Timeout { .. }
+        )
+    }
+}
+
+/// A control-socket client for one socket path.
+#[derive(Debug, Clone)]
+pub struct Client {
+    path: PathBuf,
+}
+
+impl Client {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Client { path: path.into() }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Sends one request and returns the daemon's reply, `ok` or not.
+    pub async fn request(&self, req: Request) -> Result<Reply, CtlError> {
+        let after = match req {
+            Request::Reload => RELOAD_TIMEOUT,
+            _ => TIMEOUT,
+        };
+        match tokio::time::timeout(after, self.exchange(req)).await {
+            Ok(r) => r,
+            Err(_) => Err(CtlError::Timeout {
+                path: self.path.clone(),
+                after,
+            }),
+        }
+    }
+
+    async fn exchange(&self, req: Request) -> Result<Reply, CtlError> {
+        let mut stream = super::server::connect(&self.path).await.map_err(|source| {
+            match source.kind() {
+                io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => {
+                    CtlError::NotRunning {
+                        path: self.path.clone(),
+                        source,
+                    }
+                }
+                _ => CtlError::Connect {
+                    path: self.path.clone(),
+                    source,
+                },
+            }
+        })?;
+        let io_err = |source| CtlError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let line = RequestLine::new(req).to_line();
+        stream.write_all(line.as_bytes()).await.map_err(io_err)?;
+        stream.flush().await.map_err(io_err)?;
+        let reply = match read_line_capped(&mut stream, MAX_REPLY).await {
+            Ok(l) => l,
+            Err(LineError::Empty) => {
+                return Err(CtlError::BadReply {
+                    path: self.path.clone(),
+                    message: "the daemon closed the connection without answering".to_owned(),
+                });
+            }
+            Err(LineError::TooLong) => {
+                return Err(CtlError::BadReply {
+                    path: self.path.clone(),
+                    message: format!("reply longer than {MAX_REPLY} bytes"),
+                });
+            }
+            Err(LineError::Io(kind)) => return Err(io_err(io::Error::from(kind))),
+        };
+        Reply::parse(&reply).map_err(|e| CtlError::BadReply {
+            path: self.path.clone(),
+            message: e.to_string(),
+        })
+    }
+}

@@ -1,0 +1,17 @@
+//! The control socket: one protocol shared by the daemon and `shimctl`.
+//!
+//! - [`protocol`]: the request and reply types (newline-delimited JSON, versioned, fields only
+//!   ever added) and the limits both sides respect.
+//! - [`server`]: the daemon side: socket setup (0700 directory, 0600 socket, live-daemon check,
+//!   stale-socket replacement), bounded connections, request handling.
+//! - [`client`]: the `shimctl` side: one request, one reply, errors that say how to start us.
+//! - [`framing`]: reading one capped line.
+
+pub mod client;
+pub mod framing;
+pub mod protocol;
+pub mod server;
+
+pub use client::{Client, CtlError};
+pub use protocol::{Reply, Request, RequestLine, StatusReport};
+pub use server::{ControlError, ControlServer};

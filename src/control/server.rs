@@ -1,0 +1,515 @@
+//! The daemon side of the control socket.
+//!
+//! [`spawn`] prepares the socket's directory (created 0700), refuses to start when another
+//! daemon answers on the socket, replaces a stale socket file nobody listens on, binds (socket
+//! file 0600) and serves connections until the returned [`ControlServer`] is dropped, which
+//! also removes the socket file (only if it is still ours).
+//!
+//! Each connection carries one request line and gets one reply line (see
+//! [`super::protocol`]). A connection is bounded in size ([`MAX_LINE`], checked before the
+//! buffer grows past it) and time ([`REQUEST_TIMEOUT`] to send the whole line, the same to take
+//! the reply), and at most [`MAX_CONNECTIONS`] are served at once, so a client that sends
+//! garbage or never finishes cannot hurt the daemon.
+//!
+//! `reload` does not reload here: it goes to the daemon's main loop as
+//! [`Event::Reload`], the same path as SIGHUP and the file watcher.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use interprocess::local_socket::tokio::Stream as LocalStream;
+use interprocess::local_socket::traits::tokio::{Listener as _, Stream as _};
+use interprocess::local_socket::{GenericFilePath, ListenerOptions, ToFsName};
+use interprocess::os::unix::local_socket::ListenerOptionsExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+
+use super::framing::{LineError, read_line_capped};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::protocol::{
+    MAX_LINE, ReloadReport, Reply, Request, RequestCounters, RequestLine,
+    RouteReport, StatusReport, UpstreamStatus, rfc3339,
+};
+use crate::config::Upstream;
+use crate::service::run::{Event, ReloadOutcome};
+use crate::service::state::State;
+
+pub use super::protocol::REQUEST_TIMEOUT;
+
+/// Connections served at the same time; more wait in the listen backlog.
+pub const MAX_CONNECTIONS: usize = 64;
+
+/// How long `reload` waits for the main loop's answer.
+const RELOAD_WAIT: Duration = Duration::from_secs(60);
+
+/// How long probing an existing socket may take before we call it live.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Why the control socket could not be set up. Each message names the path.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error(
+        "another deepinfra-shim is already running with control socket {} \
+         (stop it first, e.g. `systemctl --user stop deepinfra-shim`, or give this one its own \
+         --control-socket)",
+        .path.display()
+    )]
+    InUse { path: PathBuf },
+    #[error("{} exists and is not a socket; refusing to replace it", .path.display())]
+    NotASocket { path: PathBuf },
+    #[error("cannot create the control socket directory {}: {source}", .dir.display())]
+    CreateDir {
+        dir: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("control socket directory {}: {reason}", .dir.display())]
+    UnsafeDir { dir: PathBuf, reason: String },
+    #[error("cannot replace the stale control socket {}: {source}", .path.display())]
+    RemoveStale {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot create the control socket {}: {source}", .path.display())]
+    Bind {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// The running control server. Dropping it stops serving and removes the socket file.
+pub struct ControlServer {
+    path: PathBuf,
+    /// (device, inode) of the socket file we bound, so we never remove a successor's socket.
+    identity: Option<(u64, u64)>,
+    task: JoinHandle<()>,
+}
+
+impl ControlServer {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for ControlServer {
+    fn drop(&mut self) {
+        self.task.abort();
+        if self.identity.is_some() && file_identity(&self.path) == self.identity {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Sets up the socket at `path` and serves it on the current tokio runtime.
+pub async fn spawn(
+    state: Arc<State>,
+    events: mpsc::UnboundedSender<Event>,
+    path: &Path,
+) -> Result<ControlServer, ControlError> {
+    prepare_dir(path)?;
+    clear_stale(path).await?;
+    let listener = bind(path)?;
+    let identity = file_identity(path);
+    let task = tokio::spawn(accept_loop(listener, state, events));
+    tracing::debug!(path = %path.display(), "Control socket ready");
+    Ok(ControlServer {
+        path: path.to_owned(),
+        identity,
+        task,
+    })
+}
+
+/// Creates the socket's directory 0700 if missing. An existing directory must not let other
+/// users swap our socket: refused when owned by another (non-root) user, or world-writable
+/// without the sticky bit.
+fn prepare_dir(path: &Path) -> Result<(), ControlError> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    match std::fs::metadata(&dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|source| ControlError::CreateDir { dir, source }),
+        Err(source) => Err(ControlError::CreateDir { dir, source }),
+        Ok(m) if !m.is_dir() => Err(ControlError::UnsafeDir {
+            dir,
+            reason: "exists and is not a directory".to_owned(),
+        }),
+        Ok(m) => {
+            let me = crate::config::load::Env::from_process().uid();
+            if let Some(me) = me {
+                if m.uid() != me && m.uid() != 0 {
+                    return Err(ControlError::UnsafeDir {
+                        dir,
+                        reason: format!(
+                            "owned by uid {}, not by us (uid {me}); refusing to put the control \
+                             socket there",
+                            m.uid()
+                        ),
+                    });
+                }
+            }
+            if m.mode() & 0o002 != 0 && m.mode() & 0o1000 == 0 {
+                return Err(ControlError::UnsafeDir {
+                    dir,
+                    reason: "is world-writable without the sticky bit; anyone could replace the \
+                             socket"
+                        .to_owned(),
+                });
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A socket file someone answers on means another daemon: refuse. One nobody answers on is
+/// left over from a crash: remove it. Anything else at that path is not ours to delete.
+async fn clear_stale(path: &Path) -> Result<(), ControlError> {
+    use std::os::unix::fs::FileTypeExt;
+    let meta = match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(ControlError::Bind {
+                path: path.to_owned(),
+                source,
+            });
+        }
+        Ok(m) => m,
+    };
+    if !meta.file_type().is_socket() {
+        return Err(ControlError::NotASocket {
+            path: path.to_owned(),
+        });
+    }
+    match tokio::time::timeout(PROBE_TIMEOUT, connect(path)).await {
+        Ok(Ok(_live)) => {
+            return Err(ControlError::InUse {
+                path: path.to_owned(),
+            });
+        }
+        // A full backlog (or a wedged daemon) still means someone holds the socket.
+        Err(_elapsed) => {
+            return Err(ControlError::InUse {
+                path: path.to_owned(),
+            });
+        }
+        Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {}
+        Ok(Err(e)) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Ok(Err(source)) => {
+            return Err(ControlError::Bind {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    }
+    tracing::info!(path = %path.display(), "Replacing a stale control socket (no daemon answered on it)");
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(ControlError::RemoveStale {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+pub(crate) async fn connect(path: &Path) -> io::Result<LocalStream> {
+    let name = path.to_fs_name::<GenericFilePath>()?;
+    LocalStream::connect(name).await
+}
+
+fn bind(path: &Path) -> Result<interprocess::local_socket::tokio::Listener, ControlError> {
+    use std::os::unix::fs::PermissionsExt;
+    let err = |source| ControlError::Bind {
+        path: path.to_owned(),
+        source,
+    };
+    let options = || -> io::Result<ListenerOptions<'_>> {
+        Ok(ListenerOptions::new()
+            .name(path.to_fs_name::<GenericFilePath>()?)
+            // We remove the file ourselves on drop, after checking it is still ours.
+            .reclaim_name(false)
+            .try_overwrite(false))
+    };
+    // Mode set before bind (no window where the socket is open to others); platforms that
+    // cannot do that get a chmod right after bind, inside the 0700 directory.
+    let listener = match options().and_then(|o| o.mode(0o600).create_tokio()) {
+        Ok(l) => l,
+        Err(e) if e.kind() == io::ErrorKind::Unsupported => {
+            options().and_then(|o| o.create_tokio()).map_err(err)?
+        }
+        Err(e) if e.kind() == io::ErrorKind::AddrInUse => {
+            return Err(ControlError::InUse {
+                path: path.to_owned(),
+            });
+        }
+        Err(e) => return Err(err(e)),
+    };
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
+    Ok(listener)
+}
+
+fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
+}
+
+async fn accept_loop(
+    listener: interprocess::local_socket::tokio::Listener,
+    state: Arc<State>,
+    events: mpsc::UnboundedSender<Event>,
+) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
+            return;
+        };
+        match listener.accept().await {
+            Ok(stream) => {
+                let state = Arc::clone(&state);
+                let events = events.clone();
+                tokio::spawn(async move {
+                    serve_connection(stream, &state, &events).await;
+                    drop(permit);
+                });
+            }
+            Err(e) => {
+                // Usually out of file descriptors: back off instead of spinning.
+                tracing::warn!(error = %e, "Control socket: accept failed");
+                drop(permit);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}
+
+async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    state: &State,
+    events: &mpsc::UnboundedSender<Event>,
+) {
+    let reply = match tokio::time::timeout(
+        REQUEST_TIMEOUT,
+        read_line_capped(&mut stream, MAX_LINE),
+    )
+    .await
+    {
+        Err(_elapsed) => {
+            tracing::debug!("Control socket: request not complete in time; closing");
+            Reply::error(format!(
+                "request not complete within {} s; closing",
+                REQUEST_TIMEOUT.as_secs()
+            ))
+        }
+        Ok(Err(LineError::Empty)) | Ok(Err(LineError::Io(_))) => return,
+        Ok(Err(LineError::TooLong)) => Reply::error(format!(
+            "request line longer than {MAX_LINE} bytes; closing"
+        )),
+        Ok(Ok(line)) => match RequestLine::parse(&line) {
+            Err(e) => Reply::error(e),
+            Ok(req) => handle(req.request, state, events).await,
+        },
+    };
+    let line = reply.to_line();
+    let _ = tokio::time::timeout(REQUEST_TIMEOUT, async {
+        stream.write_all(line.as_bytes()).await?;
+        stream.flush().await?;
+        stream.shutdown().await
+    })
+    .await;
+}
+
+/// Answers one request.
+pub async fn handle(req: Request, state: &State, events: &mpsc::UnboundedSender<Event>) -> Reply {
+    match req {
+        Request::Status => Reply {
+            status: Some(status(state)),
+            ..Reply::ok()
+        },
+        Request::GetLogLevel => Reply {
+            log_level: Some(state.log.level()),
+            ..Reply::ok()
+        },
+        Request::SetLogLevel { level } => match state.log.set_level(&level) {
+            Ok(()) => {
+                let now = state.log.level();
+                tracing::info!(level = %now, "Log level changed by shimctl");
+                Reply {
+                    log_level: Some(now),
+                    ..Reply::ok()
+                }
+            }
+            Err(e) => Reply {
+                log_level: Some(state.log.level()),
+                ..Reply::error(e)
+            },
+        },
+        Request::Reload => reload(state, events).await,
+        Request::Resolve { model } => Reply {
+            route: Some(resolve(state, &model)),
+            ..Reply::ok()
+        },
+    }
+}
+
+async fn reload(state: &State, events: &mpsc::UnboundedSender<Event>) -> Reply {
+    let (tx, rx) = oneshot::channel();
+    let ev = Event::Reload {
+        source: "shimctl",
+        reply: Some(tx),
+    };
+    if events.send(ev).is_err() {
+        return Reply::error("the daemon is shutting down; no reload");
+    }
+    let outcome = match tokio::time::timeout(RELOAD_WAIT, rx).await {
+        Ok(Ok(o)) => o,
+        Ok(Err(_)) => return Reply::error("the daemon is shutting down; no reload"),
+        Err(_) => {
+            return Reply::error(format!(
+                "no answer from the reload within {} s",
+                RELOAD_WAIT.as_secs()
+            ));
+        }
+    };
+    let generation = state.reload_info().generation;
+    match outcome {
+        ReloadOutcome::Applied { changes } => Reply {
+            reload: Some(ReloadReport {
+                applied: true,
+                changes,
+                reasons: Vec::new(),
+                generation,
+            }),
+            ..Reply::ok()
+        },
+        ReloadOutcome::Refused { reason } => {
+            let reasons: Vec<String> = reason
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(str::to_owned)
+                .collect();
+            Reply {
+                reload: Some(ReloadReport {
+                    applied: false,
+                    changes: Vec::new(),
+                    reasons,
+                    generation,
+                }),
+                ..Reply::error(format!(
+                    "reload refused; the current configuration stays in force: {reason}"
+                ))
+            }
+        }
+    }
+}
+
+/// The status report from the daemon's live state. Counters are read without a lock, so
+/// `total`, `active` and `failed` may be a request apart from each other.
+pub fn status(state: &State) -> StatusReport {
+    let config = state.config();
+    let info = state.reload_info();
+    let stats = state.stats.snapshot();
+    let upstream_status = |u: &Upstream| {
+        let s = stats.get(&u.name);
+        let (requests, errors, last, p50, recent) = match s {
+            None => (0, 0, None, None, 0),
+            Some(s) => {
+                let mut sorted: Vec<u64> = s.recent_latency_ms.iter().copied().collect();
+                sorted.sort_unstable();
+                let p50 = (!sorted.is_empty()).then(|| sorted[(sorted.len() - 1) / 2]);
+                (
+                    s.requests,
+                    s.errors,
+                    s.recent_latency_ms.back().copied(),
+                    p50,
+                    sorted.len() as u32,
+                )
+            }
+        };
+        UpstreamStatus {
+            name: u.name.clone(),
+            url: u.url.clone(),
+            api_key_env: u.api_key_env.clone(),
+            token_present: u.token.is_some(),
+            requests,
+            errors,
+            last_latency_ms: last,
+            p50_latency_ms: p50,
+            recent,
+        }
+    };
+    let upstreams = std::iter::once(&config.default_upstream)
+        .chain(config.upstreams.values())
+        .map(|u| upstream_status(u))
+        .collect();
+    StatusReport {
+        version: crate::VERSION.to_owned(),
+        pid: std::process::id(),
+        uptime_s: state.started.elapsed().as_secs(),
+        started_at: rfc3339(state.started_at),
+        listen: state
+            .listen_addr
+            .get()
+            .map(ToString::to_string)
+            .unwrap_or_else(|| config.bind_addr()),
+        upstream: config.default_upstream.url.clone(),
+        config_path: config
+            .config_path
+            .as_ref()
+            .map(|p| p.display().to_string()),
+        config_loaded_at: rfc3339(info.loaded_at),
+        generation: info.generation,
+        reload_count: info.reload_count,
+        last_reload_error: info.last_error,
+        last_reload_result: info.last_result,
+        log_level: state.log.level(),
+        pinned: config.pinned.clone(),
+        token_present: config.default_upstream.token.is_some(),
+        requests: RequestCounters {
+            total: state.stats.total.load(Relaxed),
+            active: state.stats.active.load(Relaxed),
+            failed: state.stats.failed.load(Relaxed),
+        },
+        upstreams,
+        control_socket: config.control_socket.display().to_string(),
+    }
+}
+
+fn resolve(state: &State, model: &str) -> RouteReport {
+    let config = state.config();
+    let matched = if config.routes.exact.contains_key(model) {
+        Some(model.to_owned())
+    } else {
+        config
+            .routes
+            .prefixes
+            .iter()
+            .find(|(p, _)| model.starts_with(p.as_str()))
+            .map(|(p, _)| format!("{p}*"))
+    };
+    let r = config.resolve(model);
+    let route = r.route.cloned().unwrap_or_default();
+    RouteReport {
+        model: model.to_owned(),
+        matched,
+        upstream: r.upstream.name.clone(),
+        upstream_model: r.upstream_model,
+        context_window: route.context_window,
+        max_output_tokens: route.max_output_tokens,
+        vision: route.vision,
+        reasoning: route.reasoning,
+        apply_patch: route.apply_patch,
+    }
+}

@@ -1,0 +1,23 @@
+//! deepinfra-shim: a loopback daemon between the Codex CLI (OpenAI Responses API) and
+//! providers that only speak Chat Completions (DeepInfra and friends).
+//!
+//! Crate map:
+//! - [`translate`]: the pure translation (Responses request -> chat request, chat reply or
+//!   chat SSE stream -> Responses object or Responses SSE events). No I/O, no tokio.
+//! - [`config`]: the YAML file as written, the checked runtime [`config::Config`], loading,
+//!   precedence (defaults < file < env < flags) and validation.
+//! - [`upstream`]: the HTTP client that talks to the chat provider.
+//! - [`server`]: the HTTP front end Codex talks to (routes, errors, streaming).
+//! - [`control`]: the control-socket protocol shared by the daemon and `shimctl`.
+//! - [`service`]: process life: logging, signals, sd-notify, reload, shutdown.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod control;
+pub mod server;
+pub mod service;
+pub mod translate;
+pub mod upstream;
+
+/// The version reported by `/health`, `--version` and `shimctl status`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,50 @@
+//! `deepinfra-shim`: the daemon. Parses flags, loads and checks the configuration (before
+//! binding anything), then hands over to `service::run`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use deepinfra_shim::config::{self, Config, cli::Cli, load::Env};
+use deepinfra_shim::service::run::{Daemon, ReloadRefused};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // One snapshot of the environment for the life of the process: reloads re-read the file,
+    // never the environment (which nothing in the daemon mutates).
+    let env = Env::from_process();
+    let config = match config::load(&cli, &env) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("deepinfra-shim: {e}");
+            return ExitCode::from(if cli.check_config { 1 } else { e.exit_code() });
+        }
+    };
+    if cli.check_config {
+        match &config.config_path {
+            Some(p) => println!("deepinfra-shim: configuration OK ({})", p.display()),
+            None => println!("deepinfra-shim: configuration OK (built-in defaults; no config file)"),
+        }
+        return ExitCode::SUCCESS;
+    }
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("deepinfra-shim")
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("deepinfra-shim: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let reloader = Box::new(move |current: &Config| {
+        config::load::reload(current, &cli, &env).map_err(|e| ReloadRefused(e.to_string()))
+    });
+    let code = runtime.block_on(deepinfra_shim::service::run(Daemon {
+        config,
+        reloader,
+        differ: config::load::diff,
+    }));
+    ExitCode::from(code as u8)
+}

@@ -1,0 +1,170 @@
+//! The task that carries one upstream SSE stream to Codex.
+//!
+//! Upstream bytes -> [`SseParser`] -> [`StreamTranslator`] -> one buffer per upstream chunk ->
+//! the bounded body channel. The loop also owns the three clocks of a stream:
+//! - heartbeat: `response.in_progress` while the upstream is silent (SSE comments do not keep
+//!   Codex's idle timer alive, data events do);
+//! - idle timeout: the upstream said nothing for `timeout_ms` -> `response.failed`;
+//! - drain deadline: the daemon is shutting down and the grace period is over.
+//!
+//! When Codex disconnects the channel closes; the loop sees it at once and drops the upstream
+//! response, which cancels the upstream request.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep_until};
+
+use crate::config::Upstream;
+use crate::service::state::{RequestGuard, State};
+use crate::translate::sse::SseParser;
+use crate::translate::stream::{Outcome, StreamTranslator};
+
+/// Largest single upstream SSE event we accept (a few providers send 1 MB+ lines).
+pub const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
+
+pub struct Pump {
+    pub state: Arc<State>,
+    pub upstream: Arc<Upstream>,
+    pub response: reqwest::Response,
+    pub translator: StreamTranslator,
+    pub tx: mpsc::Sender<Bytes>,
+    pub guard: RequestGuard,
+    pub secrets: Vec<String>,
+}
+
+pub fn spawn(p: Pump) {
+    let span = tracing::Span::current();
+    tokio::spawn(tracing::Instrument::instrument(run(p), span));
+}
+
+async fn run(p: Pump) {
+    let Pump {
+        state,
+        upstream,
+        response,
+        mut translator,
+        tx,
+        mut guard,
+        secrets,
+    } = p;
+    let mut out = Vec::with_capacity(8 * 1024);
+    translator.start(&mut out);
+    if !send(&tx, &mut out).await {
+        return;
+    }
+
+    let mut parser = SseParser::new(MAX_EVENT_BYTES);
+    let mut body = response.bytes_stream();
+    let mut drain = state.drain_deadline();
+    let idle = upstream.timeout;
+    let beat = upstream.heartbeat;
+    let mut last_data = Instant::now();
+    let mut next_beat = last_data + beat;
+    let mut client_gone = false;
+
+    loop {
+        let idle_deadline = last_data + idle;
+        tokio::select! {
+            biased;
+            _ = tx.closed() => {
+                client_gone = true;
+                break;
+            }
+            changed = drain.changed() => {
+                if changed.is_ok() && *drain.borrow() {
+                    translator.fail(
+                        "server_error",
+                        "deepinfra-shim is shutting down and this stream outlived the drain timeout; retry",
+                        &mut out,
+                    );
+                    send(&tx, &mut out).await;
+                    break;
+                }
+            }
+            chunk = body.next() => match chunk {
+                Some(Ok(bytes)) => {
+                    last_data = Instant::now();
+                    next_beat = last_data + beat;
+                    let pushed = parser.push(&bytes, &mut |data| translator.push_data(data, &mut out));
+                    if let Err(e) = pushed {
+                        translator.fail("server_error", &format!("upstream stream is malformed: {e}"), &mut out);
+                    }
+                    if !send(&tx, &mut out).await {
+                        client_gone = true;
+                        break;
+                    }
+                    if translator.is_terminated() {
+                        break;
+                    }
+                }
+                Some(Err(e)) => {
+                    let failure = crate::upstream::describe(e, &upstream.url);
+                    translator.fail("server_error", &format!("upstream stream broke: {failure}"), &mut out);
+                    send(&tx, &mut out).await;
+                    break;
+                }
+                None => {
+                    parser.finish(&mut |data| translator.push_data(data, &mut out));
+                    translator.finish_eof(&mut out);
+                    send(&tx, &mut out).await;
+                    break;
+                }
+            },
+            _ = sleep_until(next_beat.min(idle_deadline)) => {
+                if Instant::now() >= idle_deadline {
+                    translator.fail(
+                        "server_error",
+                        &format!("upstream {} sent nothing for {} s", upstream.url, idle.as_secs()),
+                        &mut out,
+                    );
+                    send(&tx, &mut out).await;
+                    break;
+                }
+                translator.heartbeat(&mut out);
+                next_beat = Instant::now() + beat;
+                if !send(&tx, &mut out).await {
+                    client_gone = true;
+                    break;
+                }
+            }
+        }
+    }
+    // Dropping `body` here closes (cancels) the upstream request if it is still open.
+    drop(body);
+
+    let ms = guard.elapsed().as_millis() as u64;
+    if client_gone {
+        tracing::info!(duration_ms = ms, "Client disconnected; upstream request cancelled");
+        guard.failed();
+        return;
+    }
+    match translator.outcome() {
+        Outcome::Completed => {
+            guard.succeeded();
+            tracing::info!(status = 200, outcome = "completed", duration_ms = ms, "Stream finished");
+        }
+        Outcome::Incomplete { reason } => {
+            guard.succeeded();
+            tracing::info!(status = 200, outcome = "incomplete", reason = %reason, duration_ms = ms, "Stream finished");
+        }
+        Outcome::Failed { code, message } => {
+            let message = super::responses::redact(message, &secrets);
+            tracing::warn!(status = 200, outcome = "failed", code = %code, message = %message, duration_ms = ms, "Stream failed");
+        }
+        Outcome::InProgress => {
+            tracing::warn!(duration_ms = ms, "Stream ended without a terminal event");
+        }
+    }
+}
+
+/// Sends what the translator wrote (if anything). False when the client is gone.
+async fn send(tx: &mpsc::Sender<Bytes>, out: &mut Vec<u8>) -> bool {
+    if out.is_empty() {
+        return !tx.is_closed();
+    }
+    let chunk = Bytes::from(std::mem::replace(out, Vec::with_capacity(8 * 1024)));
+    tx.send(chunk).await.is_ok()
+}

@@ -1,0 +1,436 @@
+//! `POST /v1/responses`: read and translate the request, call the upstream, and answer with
+//! the translated reply (SSE when Codex asked for a stream, else a Response object).
+//!
+//! The upstream's status is awaited before we answer (Codex tolerates the delay), so a
+//! provider error before the stream becomes a real HTTP error that Codex can act on (retry
+//! after `Retry-After`, compact on a context overflow, stop on a bad request).
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use hyper::{Request, Response, StatusCode};
+
+use super::body::ShimBody;
+use super::error::{ApiError, json_response};
+use super::{auth, pump};
+use crate::config::{Config, Upstream};
+use crate::service::state::State;
+use crate::translate::errors::{self, ErrorKind};
+use crate::translate::request::{TranslateError, parse_request, translate_request};
+use crate::translate::stream::{Outcome, StreamContext, StreamTranslator, translate_chat_response};
+use crate::translate::{ImagePolicy, TranslateOptions};
+use crate::upstream::UpstreamFailure;
+
+/// How much of an upstream error body we read (they are small; a huge one is not an error
+/// message worth holding).
+const MAX_ERROR_BODY: usize = 64 * 1024;
+/// Upper bound for a whole non-streamed upstream reply.
+const MAX_JSON_REPLY: usize = 64 * 1024 * 1024;
+
+pub async fn handle(
+    state: Arc<State>,
+    cfg: Arc<Config>,
+    req: Request<Incoming>,
+) -> Response<ShimBody> {
+    let mut guard = state.stats.begin();
+    let (parts, body) = req.into_parts();
+    let bytes = match read_body(&parts.headers, body, cfg.max_body_bytes).await {
+        Ok(b) => b,
+        Err(e) => return finish_error(e),
+    };
+    let parsed = match parse_request(&bytes) {
+        Ok(p) => p,
+        Err(e) => return finish_error(translate_error(e)),
+    };
+    let span = tracing::Span::current();
+    span.record("model", parsed.model.as_str());
+
+    let resolved = cfg.resolve(&parsed.model);
+    let up: Arc<Upstream> = Arc::clone(resolved.upstream);
+    span.record("upstream", up.name.as_str());
+    guard.set_upstream(&up.name);
+
+    let bearer = match auth::upstream_bearer(&cfg, &up, &parts.headers) {
+        Ok(b) => b,
+        Err(e) => return finish_error(e),
+    };
+
+    let opts = TranslateOptions {
+        upstream_model: resolved.upstream_model.clone(),
+        drop_tool_call_content: up.compat.drop_tool_call_content,
+        reasoning: up.compat.reasoning,
+        // A route that says the model has no vision gets placeholders even if the upstream
+        // keeps images by default.
+        images: match resolved.route.and_then(|r| r.vision) {
+            Some(false) => ImagePolicy::Placeholder,
+            _ => up.compat.images,
+        },
+        max_output_tokens: resolved.route.and_then(|r| r.max_output_tokens),
+        send_parallel_tool_calls: false,
+        reasoning_summary: true,
+        provider: up.name.clone(),
+    };
+    let translated = match translate_request(&parsed, &opts) {
+        Ok(t) => t,
+        Err(e) => return finish_error(translate_error(e)),
+    };
+    if cfg.log.requests {
+        tracing::info!(shape = %translated.shape, stream = parsed.stream, "Request");
+    }
+    if cfg.log.content {
+        let secrets = secrets_of(&up, bearer);
+        tracing::info!(
+            body = %redact(&String::from_utf8_lossy(&translated.body), &secrets),
+            "Upstream request body"
+        );
+    }
+
+    let ctx = StreamContext {
+        response_id: new_response_id(),
+        requested_model: parsed.model.clone(),
+        created_at: unix_now(),
+        tools: translated.tools,
+        opts,
+    };
+    let stream = parsed.stream;
+    let body = Bytes::from(translated.body);
+    let upstream_reply = state
+        .http
+        .post_json(&up, "chat/completions", bearer, body, stream)
+        .await;
+    let secrets = secrets_of(&up, bearer);
+
+    let resp = match upstream_reply {
+        Err(failure) => {
+            tracing::warn!(error = %failure, "Upstream unreachable");
+            return if stream {
+                // HTTP 200 + response.failed(server_error): Codex retries a few times and
+                // then shows our message, instead of 30 silent 5xx retries.
+                let mut tr = StreamTranslator::new(ctx);
+                let mut out = Vec::new();
+                tr.start(&mut out);
+                tr.fail("server_error", &failure.to_string(), &mut out);
+                sse_response(ShimBody::full(out))
+            } else {
+                finish_error(failure_to_api(&failure))
+            };
+        }
+        Ok(r) => r,
+    };
+
+    let status = resp.status();
+    if !status.is_success() {
+        let retry_after = header_str(resp.headers(), "retry-after");
+        let reset_hint = reset_hint(resp.headers());
+        let body = read_limited(resp, MAX_ERROR_BODY).await;
+        let err = errors::classify(status.as_u16(), &body, retry_after.as_deref(), reset_hint);
+        let message = redact(&err.message, &secrets);
+        tracing::warn!(
+            upstream_status = status.as_u16(),
+            kind = ?err.kind,
+            message = %message,
+            "Upstream refused the request"
+        );
+        if stream && matches!(err.kind, ErrorKind::Server) {
+            let mut tr = StreamTranslator::new(ctx);
+            let mut out = Vec::new();
+            tr.start(&mut out);
+            tr.fail(err.failed_code(), &message, &mut out);
+            return sse_response(ShimBody::full(out));
+        }
+        let mut r = json_response(
+            StatusCode::from_u16(err.http_status()).unwrap_or(StatusCode::BAD_GATEWAY),
+            redact_bytes(err.openai_body(), &secrets),
+        );
+        if let Some(secs) = err.retry_after_secs {
+            r.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+        return r;
+    }
+
+    if stream {
+        guard_into_stream(state, up, resp, ctx, guard, secrets)
+    } else {
+        let body = match read_json_reply(resp, &up).await {
+            Ok(b) => b,
+            Err(e) => return finish_error(e),
+        };
+        match translate_chat_response(&body, ctx) {
+            Ok((json, outcome)) => {
+                if matches!(outcome, Outcome::Completed) {
+                    guard.succeeded();
+                }
+                json_response(StatusCode::OK, json)
+            }
+            Err(e) => finish_error(ApiError::bad_gateway(format!(
+                "upstream sent a reply that is not a chat completion: {e}"
+            ))),
+        }
+    }
+}
+
+fn guard_into_stream(
+    state: Arc<State>,
+    up: Arc<Upstream>,
+    resp: reqwest::Response,
+    ctx: StreamContext,
+    guard: crate::service::state::RequestGuard,
+    secrets: Vec<String>,
+) -> Response<ShimBody> {
+    let (tx, body) = ShimBody::channel();
+    let translator = StreamTranslator::new(ctx);
+    pump::spawn(pump::Pump {
+        state,
+        upstream: up,
+        response: resp,
+        translator,
+        tx,
+        guard,
+        secrets,
+    });
+    sse_response(body)
+}
+
+fn sse_response(body: ShimBody) -> Response<ShimBody> {
+    let mut r = Response::new(body);
+    let h = r.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
+}
+
+fn finish_error(e: ApiError) -> Response<ShimBody> {
+    if e.status.is_server_error() {
+        tracing::warn!(status = e.status.as_u16(), message = %e.message, "Request failed");
+    } else {
+        tracing::info!(status = e.status.as_u16(), message = %e.message, "Request refused");
+    }
+    e.into_response()
+}
+
+fn translate_error(e: TranslateError) -> ApiError {
+    match &e {
+        TranslateError::InvalidJson(_) => ApiError::bad_request("invalid_json", e.to_string()),
+        TranslateError::Invalid(_) => ApiError::bad_request("invalid_request", e.to_string()),
+        TranslateError::Unsupported(_) => ApiError::bad_request("unsupported", e.to_string()),
+    }
+}
+
+pub fn failure_to_api(f: &UpstreamFailure) -> ApiError {
+    if f.is_timeout() {
+        ApiError::gateway_timeout(f.to_string())
+    } else {
+        ApiError::bad_gateway(f.to_string())
+    }
+}
+
+/// Reads a request body up to `limit` bytes (413 past it; checked on `content-length` first
+/// so an honest oversized request is refused before we read it).
+pub async fn read_body(
+    headers: &hyper::HeaderMap,
+    body: Incoming,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    if let Some(enc) = header_str(headers, "content-encoding") {
+        if !enc.eq_ignore_ascii_case("identity") {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "invalid_request_error",
+                Some("unsupported_content_encoding"),
+                format!("request bodies with content-encoding '{enc}' are not supported; send them uncompressed"),
+            ));
+        }
+    }
+    let declared = header_str(headers, "content-length").and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::body_too_large(limit));
+    }
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            Err(ApiError::body_too_large(limit))
+        }
+        Err(e) => Err(ApiError::bad_request(
+            "invalid_body",
+            format!("could not read the request body: {e}"),
+        )),
+    }
+}
+
+/// Reads at most `limit` bytes of an upstream body; errors end the read (best effort: this
+/// is only used for error bodies, which we then classify).
+async fn read_limited(resp: reqwest::Response, limit: usize) -> Vec<u8> {
+    use futures_util::StreamExt;
+    let mut out = Vec::new();
+    let mut s = resp.bytes_stream();
+    let deadline = tokio::time::sleep(std::time::Duration::from_secs(10));
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            chunk = s.next() => match chunk {
+                Some(Ok(b)) => {
+                    let room = limit - out.len();
+                    out.extend_from_slice(&b[..b.len().min(room)]);
+                    if out.len() >= limit { break; }
+                }
+                _ => break,
+            },
+            _ = &mut deadline => break,
+        }
+    }
+    out
+}
+
+async fn read_json_reply(resp: reqwest::Response, up: &Upstream) -> Result<Vec<u8>, ApiError> {
+    use futures_util::StreamExt;
+    let mut out = Vec::new();
+    let mut s = resp.bytes_stream();
+    loop {
+        match tokio::time::timeout(up.timeout, s.next()).await {
+            Err(_) => {
+                return Err(ApiError::gateway_timeout(format!(
+                    "upstream {} stopped sending for {} s",
+                    up.url,
+                    up.timeout.as_secs()
+                )));
+            }
+            Ok(None) => return Ok(out),
+            Ok(Some(Err(e))) => {
+                return Err(failure_to_api(&crate::upstream::describe(e, &up.url)));
+            }
+            Ok(Some(Ok(b))) => {
+                if out.len() + b.len() > MAX_JSON_REPLY {
+                    return Err(ApiError::bad_gateway("upstream reply is too large"));
+                }
+                out.extend_from_slice(&b);
+            }
+        }
+    }
+}
+
+fn header_str(h: &hyper::HeaderMap, name: &str) -> Option<String> {
+    h.get(name)?.to_str().ok().map(|s| s.trim().to_owned())
+}
+
+/// Seconds until a rate limit resets, from the headers some providers send instead of
+/// `Retry-After` (`x-ratelimit-reset-requests: 1.5s`, `x-ratelimit-reset: 2`, `retry-after-ms`).
+fn reset_hint(h: &hyper::HeaderMap) -> Option<f64> {
+    if let Some(ms) = header_str(h, "retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
+        return Some(ms / 1000.0);
+    }
+    ["x-ratelimit-reset-requests", "x-ratelimit-reset-tokens", "x-ratelimit-reset"]
+        .iter()
+        .filter_map(|n| header_str(h, n))
+        .filter_map(|v| parse_duration_secs(&v))
+        .reduce(f64::max)
+}
+
+/// `1.5s`, `200ms`, `2` (seconds), `1m30s`.
+fn parse_duration_secs(v: &str) -> Option<f64> {
+    let v = v.trim();
+    if let Ok(n) = v.parse::<f64>() {
+        return Some(n);
+    }
+    let mut total = 0.0;
+    let mut num = String::new();
+    let mut chars = v.chars().peekable();
+    let mut any = false;
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            num.push(c);
+            continue;
+        }
+        let n: f64 = num.parse().ok()?;
+        num.clear();
+        let unit = if c == 'm' && chars.peek() == Some(&'s') {
+            chars.next();
+            0.001
+        } else {
+            match c {
+                'h' => 3600.0,
+                'm' => 60.0,
+                's' => 1.0,
+                _ => return None,
+            }
+        };
+        total += n * unit;
+        any = true;
+    }
+    (any && num.is_empty()).then_some(total)
+}
+
+/// Every secret that could appear in text we log or relay for this request.
+fn secrets_of(up: &Upstream, bearer: Option<&str>) -> Vec<String> {
+    let mut s: Vec<String> = Vec::new();
+    if let Some(t) = &up.token {
+        s.push(t.expose().to_owned());
+    }
+    if let Some(b) = bearer {
+        s.push(b.to_owned());
+    }
+    for (_, v) in &up.headers {
+        s.push(v.expose().to_owned());
+    }
+    s.retain(|x| x.len() >= 4);
+    s.sort();
+    s.dedup();
+    s
+}
+
+/// Replaces every occurrence of a secret with `***`.
+pub fn redact(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_owned();
+    for s in secrets {
+        if out.contains(s.as_str()) {
+            out = out.replace(s.as_str(), "***");
+        }
+    }
+    out
+}
+
+fn redact_bytes(body: Vec<u8>, secrets: &[String]) -> Vec<u8> {
+    match std::str::from_utf8(&body) {
+        Ok(s) if secrets.iter().any(|x| s.contains(x.as_str())) => {
+            redact(s, secrets).into_bytes()
+        }
+        _ => body,
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn new_response_id() -> String {
+    format!("resp_{:016x}{:08x}", fastrand::u64(..), fastrand::u32(..))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_from_reset_headers() {
+        assert_eq!(parse_duration_secs("2"), Some(2.0));
+        assert_eq!(parse_duration_secs("1.5s"), Some(1.5));
+        assert_eq!(parse_duration_secs("200ms"), Some(0.2));
+        assert_eq!(parse_duration_secs("1m30s"), Some(90.0));
+        assert_eq!(parse_duration_secs("soon"), None);
+    }
+
+    #[test]
+    fn redaction_replaces_every_occurrence() {
+        let s = vec!["sk-secret-123".to_string()];
+        assert_eq!(
+            redact("bad key sk-secret-123 (sk-secret-123)", &s),
+            "bad key *** (***)"
+        );
+    }
+}

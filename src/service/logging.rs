@@ -1,0 +1,141 @@
+//! Logging: tracing to stderr (text or JSON) or natively to journald, with a level that can
+//! change at runtime (`shimctl log-level`, config reload).
+//!
+//! The level is a `Targets` filter behind a reload handle: a new level is parsed first and
+//! swapped only if valid, so a bad value leaves the old level in force.
+
+use std::io::IsTerminal;
+use std::sync::Mutex;
+
+use tracing::level_filters::LevelFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{Registry, reload};
+
+use crate::config::LogFormat;
+
+/// The level names the contract accepts, quietest first.
+pub const LEVELS: [&str; 6] = ["silent", "error", "warn", "info", "debug", "trace"];
+
+pub fn parse_level(level: &str) -> Option<LevelFilter> {
+    Some(match level.trim().to_ascii_lowercase().as_str() {
+        "silent" | "off" | "none" => LevelFilter::OFF,
+        "error" => LevelFilter::ERROR,
+        "warn" | "warning" => LevelFilter::WARN,
+        "info" => LevelFilter::INFO,
+        "debug" => LevelFilter::DEBUG,
+        "trace" => LevelFilter::TRACE,
+        _ => return None,
+    })
+}
+
+/// Our own crate at `level`; the HTTP/TLS libraries one step quieter, because their debug
+/// output is noise for a user who wants to see what the shim does (and may echo headers).
+fn targets(level: LevelFilter) -> Targets {
+    let deps = if level >= LevelFilter::TRACE {
+        LevelFilter::DEBUG
+    } else {
+        level.min(LevelFilter::WARN)
+    };
+    Targets::new()
+        .with_default(level)
+        .with_target("hyper", deps)
+        .with_target("hyper_util", deps)
+        .with_target("reqwest", deps)
+        .with_target("h2", deps)
+        .with_target("rustls", deps)
+        .with_target("notify", deps)
+}
+
+/// Handle to the running subscriber's level.
+pub struct LogControl {
+    handle: Option<reload::Handle<Targets, Registry>>,
+    current: Mutex<String>,
+}
+
+impl LogControl {
+    /// A control for tests and tools that never installed a subscriber.
+    pub fn detached(level: &str) -> Self {
+        LogControl {
+            handle: None,
+            current: Mutex::new(level.to_owned()),
+        }
+    }
+
+    pub fn level(&self) -> String {
+        self.current.lock().expect("log lock").clone()
+    }
+
+    /// Sets the level; an unknown name is refused and the old level stays.
+    pub fn set_level(&self, level: &str) -> Result<(), String> {
+        let filter = parse_level(level).ok_or_else(|| {
+            format!(
+                "unknown log level '{level}' (expected one of: {})",
+                LEVELS.join(" ")
+            )
+        })?;
+        if let Some(h) = &self.handle {
+            h.reload(targets(filter))
+                .map_err(|e| format!("cannot change the log level: {e}"))?;
+        }
+        *self.current.lock().expect("log lock") = level.trim().to_ascii_lowercase();
+        Ok(())
+    }
+}
+
+/// Installs the global subscriber. Falls back to text on stderr if journald cannot be
+/// reached (e.g. the journal socket is gone), saying so once.
+pub fn init(format: LogFormat, level: &str) -> LogControl {
+    let filter = parse_level(level).unwrap_or(LevelFilter::INFO);
+    let (filter_layer, handle) = reload::Layer::new(targets(filter));
+    let registry = tracing_subscriber::registry().with(filter_layer);
+    let ansi = std::io::stderr().is_terminal();
+    let mut journald_failed = None;
+    match format {
+        LogFormat::Journald => match tracing_journald::layer() {
+            Ok(layer) => {
+                let _ = registry
+                    .with(layer.with_syslog_identifier("deepinfra-shim".into()))
+                    .try_init();
+            }
+            Err(e) => {
+                journald_failed = Some(e.to_string());
+                let _ = registry
+                    .with(
+                        tracing_subscriber::fmt::layer()
+                            .with_writer(std::io::stderr)
+                            .with_ansi(ansi),
+                    )
+                    .try_init();
+            }
+        },
+        LogFormat::Json => {
+            let _ = registry
+                .with(
+                    tracing_subscriber::fmt::layer()
+                        .json()
+                        .flatten_event(true)
+                        .with_current_span(true)
+                        .with_writer(std::io::stderr),
+                )
+                .try_init();
+        }
+        LogFormat::Text => {
+            let _ = registry
+                .with(
+                    tracing_subscriber::fmt::layer()
+                        .with_writer(std::io::stderr)
+                        .with_ansi(ansi),
+                )
+                .try_init();
+        }
+    }
+    if let Some(e) = journald_failed {
+        tracing::warn!(error = %e, "Cannot log to journald; logging text to stderr instead");
+    }
+    LogControl {
+        handle: Some(handle),
+        current: Mutex::new(level.trim().to_ascii_lowercase()),
+    }
+}

@@ -1,0 +1,826 @@
+//! Provider errors -> what Codex acts on (codex-wire.md §7, §9.3; upstream.md §1.7, E10, E11).
+//!
+//! Pure classification: the server hands over the upstream status, the body bytes and the
+//! retry headers' values; we return an [`UpstreamError`] that says what went wrong (its
+//! [`ErrorKind`]) and, through its methods, how to answer Codex:
+//!
+//! | kind | before streaming ([`UpstreamError::http_status`]) | inside a stream ([`UpstreamError::failed_code`]) |
+//! |---|---|---|
+//! | `ContextLength` | 400 `context_length_exceeded` (Codex compacts) | `context_length_exceeded` |
+//! | `RateLimited` | 429 + `Retry-After` (always; Codex gives up at once without it) | `rate_limit_exceeded`, "try again in Ns" in the message |
+//! | `Quota` | 429 `insufficient_quota` (fatal, clear text) | `insufficient_quota` |
+//! | `Auth` | the upstream's 401/403 | `server_error` |
+//! | `Invalid` | 400 (fatal, body shown) | `server_error` |
+//! | `NotFound` | 400 `model_not_found` (a 404 would cost Codex 6 useless attempts) | `server_error` |
+//! | `Overloaded` | 503 `server_is_overloaded` (JSON requests) | `server_is_overloaded` (fatal "at capacity") |
+//! | `Server` | 502 for JSON requests; streamed requests get 200 + `response.failed` | `server_error` (Codex retries) |
+//!
+//! Bodies come in many shapes (OpenAI envelope, FastAPI `detail` list or object, a bare
+//! `error` string, plain text, nothing). Only the provider's message text is kept (cut to
+//! about 1 KB); header values never reach a message.
+
+use serde_json::Value;
+
+/// Longest provider message we pass on (bytes, cut on a character boundary).
+pub const MAX_MESSAGE_BYTES: usize = 1024;
+
+/// `Retry-After` we send on a 429 when the upstream gave no usable hint.
+pub const DEFAULT_RETRY_AFTER_SECS: u64 = 2;
+
+/// Longest `Retry-After` we pass on. Codex waits the full delay before each of its 6
+/// attempts and shows nothing meanwhile; a daily-quota reset hint would freeze it for hours.
+pub const MAX_RETRY_AFTER_SECS: u64 = 300;
+
+/// What went wrong upstream, in the terms Codex can act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The prompt does not fit the model's context window: Codex must compact.
+    ContextLength,
+    /// Too many requests / model busy: retry after a delay.
+    RateLimited,
+    /// Billing, credit or quota exhausted: retrying does not help.
+    Quota,
+    /// The provider refused the credentials.
+    Auth,
+    /// The provider refused the request (validation, unsupported feature).
+    Invalid,
+    /// Unknown model or path.
+    NotFound,
+    /// The provider says it is at capacity (503 "overloaded").
+    Overloaded,
+    /// 5xx, transport failure, timeout, or anything unrecognised.
+    Server,
+}
+
+/// A classified provider error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamError {
+    pub kind: ErrorKind,
+    /// The provider's message (at most [`MAX_MESSAGE_BYTES`]), or a description of ours.
+    pub message: String,
+    /// The upstream HTTP status; 0 when there was none (transport error, or an error event
+    /// inside a 200 stream that carried no numeric code).
+    pub upstream_status: u16,
+    /// Seconds Codex should wait before retrying (only for [`ErrorKind::RateLimited`]).
+    pub retry_after_secs: Option<u64>,
+}
+
+/// The parts of an error body we look at.
+#[derive(Debug, Default)]
+struct Parsed {
+    message: Option<String>,
+    type_: Option<String>,
+    code: Option<String>,
+    /// A numeric `code`/`status` inside the body (vLLM, OpenRouter put the HTTP status there).
+    numeric_code: Option<u16>,
+}
+
+/// Classifies a non-2xx upstream reply (or a 2xx reply whose body is an error object).
+///
+/// `retry_after` is the raw `Retry-After` header value; `reset_hint_secs` is a delay the
+/// server derived from `x-ratelimit-reset-*` headers (see [`parse_duration_hint`]).
+pub fn classify(
+    status: u16,
+    body: &[u8],
+    retry_after: Option<&str>,
+    reset_hint_secs: Option<f64>,
+) -> UpstreamError {
+    let parsed = parse_body(body);
+    let message = match &parsed.message {
+        Some(m) if !m.trim().is_empty() => truncate(m.trim()),
+        _ => format!("upstream returned HTTP {status}{}", reason_suffix(status)),
+    };
+    let kind = kind_for(status, &parsed, &message);
+    let retry_after_secs = (kind == ErrorKind::RateLimited).then(|| {
+        retry_after
+            .and_then(parse_retry_after)
+            .or(reset_hint_secs.and_then(secs_from_f64))
+            .or_else(|| try_again_hint(&message))
+            .unwrap_or(DEFAULT_RETRY_AFTER_SECS)
+            .clamp(1, MAX_RETRY_AFTER_SECS)
+    });
+    UpstreamError {
+        kind,
+        message,
+        upstream_status: status,
+        retry_after_secs,
+    }
+}
+
+/// Classifies the value of an `error` key found inside a 200 stream (or a 200 JSON reply):
+/// an object (`{"message","type","code"}`, with `code` possibly an HTTP status) or a bare
+/// string.
+pub fn classify_embedded(error: &Value) -> UpstreamError {
+    let parsed = parse_error_value(error);
+    let status = parsed.numeric_code.unwrap_or(0);
+    let message = match &parsed.message {
+        Some(m) if !m.trim().is_empty() => truncate(m.trim()),
+        _ => "upstream reported an error inside the stream".to_owned(),
+    };
+    let kind = kind_for(status, &parsed, &message);
+    let retry_after_secs = (kind == ErrorKind::RateLimited).then(|| {
+        try_again_hint(&message)
+            .unwrap_or(DEFAULT_RETRY_AFTER_SECS)
+            .clamp(1, MAX_RETRY_AFTER_SECS)
+    });
+    UpstreamError {
+        kind,
+        message,
+        upstream_status: status,
+        retry_after_secs,
+    }
+}
+
+impl UpstreamError {
+    /// A failure of ours talking to the upstream (connect error, timeout, broken body).
+    pub fn transport(message: impl Into<String>) -> Self {
+        UpstreamError {
+            kind: ErrorKind::Server,
+            message: truncate(&message.into()),
+            upstream_status: 0,
+            retry_after_secs: None,
+        }
+    }
+
+    /// The HTTP status to answer Codex with when the error is known before any byte of the
+    /// reply was sent (see the module table). For a streamed request the server answers
+    /// [`Self::stream_as_failed`] errors with 200 + `response.failed` instead.
+    pub fn http_status(&self) -> u16 {
+        match self.kind {
+            ErrorKind::ContextLength | ErrorKind::Invalid | ErrorKind::NotFound => 400,
+            ErrorKind::RateLimited | ErrorKind::Quota => 429,
+            ErrorKind::Auth => match self.upstream_status {
+                401 | 403 => self.upstream_status,
+                _ => 401,
+            },
+            ErrorKind::Overloaded => 503,
+            ErrorKind::Server => 502,
+        }
+    }
+
+    /// True when a streamed request should get HTTP 200 + `response.failed` rather than an
+    /// HTTP error status: Codex retries `server_error` 6 times (a 502 would cost 30 attempts)
+    /// and treats `server_is_overloaded` as a clear, fatal "at capacity".
+    pub fn stream_as_failed(&self) -> bool {
+        matches!(self.kind, ErrorKind::Server | ErrorKind::Overloaded)
+    }
+
+    /// The `Retry-After` header value (seconds) to send with [`Self::http_status`].
+    pub fn retry_after_header(&self) -> Option<u64> {
+        match self.kind {
+            ErrorKind::RateLimited => Some(self.retry_after_secs.unwrap_or(DEFAULT_RETRY_AFTER_SECS)),
+            _ => None,
+        }
+    }
+
+    /// `error.code` for a `response.failed` event.
+    pub fn failed_code(&self) -> &'static str {
+        match self.kind {
+            ErrorKind::ContextLength => "context_length_exceeded",
+            ErrorKind::RateLimited => "rate_limit_exceeded",
+            ErrorKind::Quota => "insufficient_quota",
+            ErrorKind::Overloaded => "server_is_overloaded",
+            ErrorKind::Auth | ErrorKind::Invalid | ErrorKind::NotFound | ErrorKind::Server => {
+                "server_error"
+            }
+        }
+    }
+
+    /// `error.message` for a `response.failed` event. For rate limits it carries
+    /// "try again in Ns", which Codex parses as its retry delay.
+    pub fn failed_message(&self) -> String {
+        if self.kind == ErrorKind::RateLimited && try_again_hint(&self.message).is_none() {
+            let secs = self.retry_after_secs.unwrap_or(DEFAULT_RETRY_AFTER_SECS);
+            format!("{} (try again in {secs}s)", self.message)
+        } else {
+            self.message.clone()
+        }
+    }
+
+    /// `error.type` of the OpenAI envelope.
+    pub fn error_type(&self) -> &'static str {
+        match self.kind {
+            ErrorKind::ContextLength | ErrorKind::Invalid | ErrorKind::NotFound => {
+                "invalid_request_error"
+            }
+            ErrorKind::RateLimited => "rate_limit_error",
+            ErrorKind::Quota => "insufficient_quota",
+            ErrorKind::Auth => "authentication_error",
+            ErrorKind::Overloaded | ErrorKind::Server => "server_error",
+        }
+    }
+
+    /// `error.code` of the OpenAI envelope.
+    pub fn error_code(&self) -> Option<&'static str> {
+        match self.kind {
+            ErrorKind::ContextLength => Some("context_length_exceeded"),
+            ErrorKind::RateLimited => Some("rate_limit_exceeded"),
+            ErrorKind::Quota => Some("insufficient_quota"),
+            ErrorKind::NotFound => Some("model_not_found"),
+            ErrorKind::Overloaded => Some("server_is_overloaded"),
+            ErrorKind::Server => Some("server_error"),
+            ErrorKind::Auth | ErrorKind::Invalid => None,
+        }
+    }
+
+    /// The OpenAI error envelope to send with [`Self::http_status`]. The message names the
+    /// upstream status so the user can tell provider errors from the shim's own.
+    pub fn openai_body(&self) -> Vec<u8> {
+        let message = if self.upstream_status == 0 {
+            format!("upstream error: {}", self.failed_message())
+        } else {
+            format!(
+                "upstream returned HTTP {}: {}",
+                self.upstream_status,
+                self.failed_message()
+            )
+        };
+        error_body(&message, self.error_type(), self.error_code())
+    }
+}
+
+/// The OpenAI error envelope `{"error":{"message","type","code"}}` (for the shim's own errors).
+pub fn error_body(message: &str, type_: &str, code: Option<&str>) -> Vec<u8> {
+    #[derive(serde::Serialize)]
+    struct Inner<'a> {
+        message: &'a str,
+        #[serde(rename = "type")]
+        type_: &'a str,
+        code: Option<&'a str>,
+    }
+    #[derive(serde::Serialize)]
+    struct Envelope<'a> {
+        error: Inner<'a>,
+    }
+    serde_json::to_vec(&Envelope {
+        error: Inner {
+            message,
+            type_,
+            code,
+        },
+    })
+    .expect("error envelope serialises")
+}
+
+/// Parses a `Retry-After` value given as delta-seconds (integer or decimal). An HTTP-date
+/// cannot be turned into a delay without a clock, so it yields `None` (callers fall back).
+pub fn parse_retry_after(value: &str) -> Option<u64> {
+    let v = value.trim();
+    let secs: f64 = v.parse().ok()?;
+    secs_from_f64(secs)
+}
+
+/// Parses an `x-ratelimit-reset-*` style duration into seconds: `"20ms"`, `"1.5s"`, `"6m0s"`,
+/// `"1h2m3s"`, or plain seconds (`"12"`, `"0.5"`). Values that look like Unix timestamps
+/// (over a year) are refused: turning them into a delay needs a clock.
+pub fn parse_duration_hint(value: &str) -> Option<f64> {
+    let v = value.trim();
+    if v.is_empty() {
+        return None;
+    }
+    if let Ok(n) = v.parse::<f64>() {
+        return (n.is_finite() && (0.0..=31_536_000.0).contains(&n)).then_some(n);
+    }
+    let mut total = 0.0;
+    let mut rest = v;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if num_len == 0 {
+            return None;
+        }
+        let n: f64 = rest[..num_len].parse().ok()?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let factor = match &rest[..unit_len] {
+            "ms" => 0.001,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        total += n * factor;
+    }
+    Some(total)
+}
+
+fn secs_from_f64(secs: f64) -> Option<u64> {
+    if !secs.is_finite() || secs < 0.0 {
+        return None;
+    }
+    // Round up: retrying a little late is fine, a little early earns another 429.
+    Some(secs.ceil().min(u64::MAX as f64) as u64)
+}
+
+/// The delay in an OpenAI-style "try again in 1.5s / 20ms / 3 seconds" message.
+fn try_again_hint(message: &str) -> Option<u64> {
+    let lower = message.to_ascii_lowercase();
+    let at = lower.find("try again in")?;
+    let rest = lower[at + "try again in".len()..].trim_start();
+    let num_len = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(rest.len());
+    let n: f64 = rest[..num_len].parse().ok()?;
+    let unit = rest[num_len..].trim_start();
+    let secs = if unit.starts_with("ms") {
+        n / 1000.0
+    } else if unit.starts_with('s') {
+        n
+    } else if unit.starts_with("min") || unit.starts_with('m') {
+        n * 60.0
+    } else {
+        return None;
+    };
+    secs_from_f64(secs)
+}
+
+fn parse_body(body: &[u8]) -> Parsed {
+    let text = String::from_utf8_lossy(body);
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Parsed::default();
+    }
+    match serde_json::from_str::<Value>(trimmed) {
+        Ok(v) => parse_json_body(&v).unwrap_or_else(|| Parsed {
+            message: Some(trimmed.to_owned()),
+            ..Parsed::default()
+        }),
+        // Plain text (a proxy's HTML page, "Bad Gateway", …): the text is the message.
+        Err(_) => Parsed {
+            message: Some(trimmed.to_owned()),
+            ..Parsed::default()
+        },
+    }
+}
+
+fn parse_json_body(v: &Value) -> Option<Parsed> {
+    let obj = v.as_object()?;
+    if let Some(err) = obj.get("error").filter(|e| !e.is_null()) {
+        let mut p = parse_error_value(err);
+        if p.numeric_code.is_none() {
+            p.numeric_code = status_of(obj.get("status").or(obj.get("code")));
+        }
+        return Some(p);
+    }
+    if let Some(detail) = obj.get("detail").filter(|d| !d.is_null()) {
+        return Some(parse_detail(detail));
+    }
+    // Bare `{"message": …, "code"/"type": …}` (several proxies).
+    if let Some(msg) = obj.get("message").and_then(Value::as_str) {
+        return Some(Parsed {
+            message: Some(msg.to_owned()),
+            type_: obj.get("type").and_then(Value::as_str).map(str::to_owned),
+            code: code_string(obj.get("code")),
+            numeric_code: status_of(obj.get("code").or(obj.get("status"))),
+        });
+    }
+    None
+}
+
+fn parse_error_value(err: &Value) -> Parsed {
+    match err {
+        Value::String(s) => Parsed {
+            message: Some(s.clone()),
+            ..Parsed::default()
+        },
+        Value::Object(o) => {
+            let message = o
+                .get("message")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .or_else(|| {
+                    // `{"error":{"detail": …}}` or an object without a message.
+                    o.get("detail").map(|d| parse_detail(d).message).flatten()
+                })
+                .or_else(|| Some(err.to_string()));
+            Parsed {
+                message,
+                type_: o.get("type").and_then(Value::as_str).map(str::to_owned),
+                code: code_string(o.get("code")),
+                numeric_code: status_of(o.get("code").or(o.get("status"))),
+            }
+        }
+        other => Parsed {
+            message: Some(other.to_string()),
+            ..Parsed::default()
+        },
+    }
+}
+
+/// FastAPI shapes: `[{"loc":[…],"msg":…,"type":…}]`, `{"error": …}`, or a string.
+fn parse_detail(detail: &Value) -> Parsed {
+    match detail {
+        Value::String(s) => Parsed {
+            message: Some(s.clone()),
+            ..Parsed::default()
+        },
+        Value::Array(items) => {
+            let mut parts = Vec::new();
+            let mut type_ = None;
+            for item in items {
+                let msg = item.get("msg").and_then(Value::as_str).unwrap_or("invalid value");
+                let loc: Vec<String> = item
+                    .get("loc")
+                    .and_then(Value::as_array)
+                    .map(|l| {
+                        l.iter()
+                            .map(|p| match p {
+                                Value::String(s) => s.clone(),
+                                other => other.to_string(),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if type_.is_none() {
+                    type_ = item.get("type").and_then(Value::as_str).map(str::to_owned);
+                }
+                if loc.is_empty() {
+                    parts.push(msg.to_owned());
+                } else {
+                    parts.push(format!("{}: {msg}", loc.join(".")));
+                }
+            }
+            Parsed {
+                message: (!parts.is_empty()).then(|| parts.join("; ")),
+                type_,
+                ..Parsed::default()
+            }
+        }
+        Value::Object(o) => {
+            let message = o
+                .get("error")
+                .or(o.get("message"))
+                .or(o.get("msg"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .unwrap_or_else(|| detail.to_string());
+            Parsed {
+                message: Some(message),
+                ..Parsed::default()
+            }
+        }
+        other => Parsed {
+            message: Some(other.to_string()),
+            ..Parsed::default()
+        },
+    }
+}
+
+fn code_string(v: Option<&Value>) -> Option<String> {
+    v.and_then(Value::as_str).map(str::to_owned)
+}
+
+/// A numeric HTTP-like status carried inside a body (`"code": 504`, `"code": "429"`).
+fn status_of(v: Option<&Value>) -> Option<u16> {
+    let n = match v? {
+        Value::Number(n) => n.as_u64()?,
+        Value::String(s) => s.trim().parse().ok()?,
+        _ => return None,
+    };
+    (100..600).contains(&n).then_some(n as u16)
+}
+
+const CONTEXT_MARKERS: &[&str] = &[
+    "context_length_exceeded",
+    "context_window_exceeded",
+    "maximum context length",
+    "max context length",
+    "context length",
+    "context window",
+    "prompt is too long",
+    "prompt too long",
+    "input too long",
+    "input is too long",
+    "too many tokens",
+    "reduce the length",
+    "maximum prompt length",
+];
+
+const QUOTA_MARKERS: &[&str] = &[
+    "insufficient_quota",
+    "exceeded your current quota",
+    "insufficient balance",
+    "insufficient_balance",
+    "insufficient funds",
+    "insufficient credit",
+    "account balance",
+    "credit",
+    "spend limit",
+    "spending limit",
+    "billing",
+    "payment required",
+    "needs funding",
+];
+
+const OVERLOAD_MARKERS: &[&str] = &[
+    "overloaded",
+    "at capacity",
+    "server_is_overloaded",
+    "slow_down",
+];
+
+fn kind_for(status: u16, p: &Parsed, message: &str) -> ErrorKind {
+    let mut hay = message.to_ascii_lowercase();
+    for s in [&p.type_, &p.code].into_iter().flatten() {
+        hay.push(' ');
+        hay.push_str(&s.to_ascii_lowercase());
+    }
+    let has = |markers: &[&str]| markers.iter().any(|m| hay.contains(m));
+    let code_is = |names: &[&str]| {
+        [&p.code, &p.type_]
+            .into_iter()
+            .flatten()
+            .any(|c| names.iter().any(|n| c.eq_ignore_ascii_case(n)))
+    };
+    // An error event inside a 200 stream has no status of its own; vLLM/OpenRouter put one
+    // in `code`.
+    let status = if (200..300).contains(&status) || status == 0 {
+        p.numeric_code.unwrap_or(status)
+    } else {
+        status
+    };
+
+    // Rate-limit messages talk about "tokens per minute", so 429 is never a context overflow.
+    if status != 429 && has(CONTEXT_MARKERS) {
+        return ErrorKind::ContextLength;
+    }
+    if status == 413 {
+        return ErrorKind::ContextLength;
+    }
+    if status == 402 || has(QUOTA_MARKERS) {
+        return ErrorKind::Quota;
+    }
+    if code_is(&["rate_limit_exceeded", "rate_limit_error", "engine_overloaded"]) || status == 429
+    {
+        return ErrorKind::RateLimited;
+    }
+    if code_is(&["server_is_overloaded", "overloaded_error", "slow_down"])
+        || status == 529
+        || (status == 503 && has(OVERLOAD_MARKERS))
+    {
+        return ErrorKind::Overloaded;
+    }
+    match status {
+        401 | 403 => return ErrorKind::Auth,
+        404 => return ErrorKind::NotFound,
+        _ => {}
+    }
+    if code_is(&["authentication_error", "invalid_api_key", "permission_error"]) {
+        return ErrorKind::Auth;
+    }
+    if code_is(&["model_not_found", "not_found_error"]) || hay.contains("model not found") {
+        return ErrorKind::NotFound;
+    }
+    match status {
+        // 408 is a timeout: worth a retry like a 5xx.
+        408 => ErrorKind::Server,
+        400..=499 => ErrorKind::Invalid,
+        _ => ErrorKind::Server,
+    }
+}
+
+fn truncate(s: &str) -> String {
+    if s.len() <= MAX_MESSAGE_BYTES {
+        return s.to_owned();
+    }
+    let mut end = MAX_MESSAGE_BYTES;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+fn reason_suffix(status: u16) -> &'static str {
+    match status {
+        400 => " (Bad Request)",
+        401 => " (Unauthorized)",
+        402 => " (Payment Required)",
+        403 => " (Forbidden)",
+        404 => " (Not Found)",
+        405 => " (Method Not Allowed)",
+        408 => " (Request Timeout)",
+        413 => " (Payload Too Large)",
+        422 => " (Unprocessable Entity)",
+        429 => " (Too Many Requests)",
+        500 => " (Internal Server Error)",
+        502 => " (Bad Gateway)",
+        503 => " (Service Unavailable)",
+        504 => " (Gateway Timeout)",
+        _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    macro_rules! fixture {
+        ($name:literal) => {
+            include_bytes!(concat!("../../tests/fixtures/upstream/", $name))
+        };
+    }
+
+    fn body_json(e: &UpstreamError) -> Value {
+        serde_json::from_slice(&e.openai_body()).unwrap()
+    }
+
+    #[test]
+    fn e11_429_engine_overloaded_is_a_rate_limit_with_retry_after() {
+        let e = classify(429, fixture!("E11-429-engine_overloaded.json"), None, None);
+        assert_eq!(e.kind, ErrorKind::RateLimited);
+        assert_eq!(e.message, "Model busy, retry later");
+        assert_eq!(e.http_status(), 429);
+        assert_eq!(e.retry_after_header(), Some(DEFAULT_RETRY_AFTER_SECS));
+        assert_eq!(e.failed_code(), "rate_limit_exceeded");
+        assert!(e.failed_message().contains("try again in 2s"));
+        let b = body_json(&e);
+        assert_eq!(b["error"]["code"], "rate_limit_exceeded");
+        assert!(b["error"]["message"].as_str().unwrap().contains("Model busy"));
+    }
+
+    #[test]
+    fn e11_429_plain_uses_upstream_retry_after_then_reset_hint() {
+        let body = fixture!("E11-429-model_busy.json");
+        let e = classify(429, body, Some("7"), Some(1.2));
+        assert_eq!(e.kind, ErrorKind::RateLimited);
+        assert_eq!(e.retry_after_header(), Some(7));
+        let e = classify(429, body, None, Some(1.2));
+        assert_eq!(e.retry_after_header(), Some(2));
+        // An HTTP-date cannot be used without a clock: fall back to the reset hint.
+        let e = classify(429, body, Some("Wed, 21 Oct 2026 07:28:00 GMT"), Some(4.0));
+        assert_eq!(e.retry_after_header(), Some(4));
+        let e = classify(429, body, Some("86400"), None);
+        assert_eq!(e.retry_after_header(), Some(MAX_RETRY_AFTER_SECS));
+    }
+
+    #[test]
+    fn e11_401_and_403_keep_their_status() {
+        let e = classify(401, fixture!("E11-401-not_authenticated.json"), None, None);
+        assert_eq!((e.kind, e.http_status()), (ErrorKind::Auth, 401));
+        assert_eq!(e.message, "Not authenticated");
+        let e = classify(403, fixture!("E11-403-detail_error.json"), None, None);
+        assert_eq!((e.kind, e.http_status()), (ErrorKind::Auth, 403));
+        assert_eq!(e.message, "Not authenticated");
+        let e = classify(401, fixture!("E11-401-bare_string.json"), None, None);
+        assert_eq!((e.kind, e.http_status()), (ErrorKind::Auth, 401));
+        assert_eq!(e.message, "Unauthorised");
+        assert_eq!(body_json(&e)["error"]["type"], "authentication_error");
+    }
+
+    #[test]
+    fn e11_422_bodies_are_invalid_requests_with_readable_messages() {
+        let e = classify(422, fixture!("E11-422-developer_role.json"), None, None);
+        assert_eq!((e.kind, e.http_status()), (ErrorKind::Invalid, 400));
+        assert_eq!(e.message, "Input should be <ChatMessageRole.TOOL: 'tool'>");
+        let e = classify(422, fixture!("E11-422-detail.json"), None, None);
+        assert_eq!((e.kind, e.http_status()), (ErrorKind::Invalid, 400));
+        assert!(
+            e.message.starts_with("body.reasoning_effort: Input should be 'none'"),
+            "{}",
+            e.message
+        );
+        let b = body_json(&e);
+        assert_eq!(b["error"]["type"], "invalid_request_error");
+        assert!(b["error"]["code"].is_null());
+    }
+
+    #[test]
+    fn e11_402_is_quota() {
+        let e = classify(402, fixture!("E11-402-insufficient_balance.json"), None, None);
+        assert_eq!(e.kind, ErrorKind::Quota);
+        assert_eq!(e.http_status(), 429);
+        assert_eq!(e.retry_after_header(), None);
+        assert_eq!(e.failed_code(), "insufficient_quota");
+        assert_eq!(body_json(&e)["error"]["code"], "insufficient_quota");
+        // The same wording on a 429 or 400 is quota too.
+        let e = classify(429, br#"{"error":{"message":"You exceeded your current quota, please check your plan and billing details.","type":"insufficient_quota","code":"insufficient_quota"}}"#, Some("5"), None);
+        assert_eq!(e.kind, ErrorKind::Quota);
+    }
+
+    #[test]
+    fn e11_400_reasoning_replay_errors_are_invalid_not_context() {
+        for name in [
+            &fixture!("E11-400-deepseek_reasoning.json")[..],
+            &fixture!("E11-400-moonshot_reasoning.json")[..],
+        ] {
+            let e = classify(400, name, None, None);
+            assert_eq!(e.kind, ErrorKind::Invalid, "{}", e.message);
+            assert_eq!(e.http_status(), 400);
+            assert!(e.message.contains("reasoning_content"));
+        }
+    }
+
+    #[test]
+    fn e11_5xx_are_server_errors_and_overload_is_separate() {
+        let e = classify(503, fixture!("E11-503-unavailable.json"), None, None);
+        assert_eq!(e.kind, ErrorKind::Server);
+        assert!(e.stream_as_failed());
+        assert_eq!((e.http_status(), e.failed_code()), (502, "server_error"));
+        let e = classify(500, fixture!("E11-500-internal.json"), None, None);
+        assert_eq!(e.kind, ErrorKind::Server);
+        assert_eq!(e.message, "Internal server error");
+        let e = classify(503, br#"{"error":{"message":"The engine is currently overloaded"}}"#, None, None);
+        assert_eq!(e.kind, ErrorKind::Overloaded);
+        assert_eq!((e.http_status(), e.failed_code()), (503, "server_is_overloaded"));
+    }
+
+    #[test]
+    fn e11_405_empty_body_gets_a_status_message() {
+        let e = classify(405, fixture!("E11-405-empty.json"), None, None);
+        assert_eq!(e.kind, ErrorKind::Invalid);
+        assert_eq!(e.message, "upstream returned HTTP 405 (Method Not Allowed)");
+        let e = classify(502, b"<html><body>Bad Gateway</body></html>", None, None);
+        assert_eq!(e.kind, ErrorKind::Server);
+        assert_eq!(e.message, "<html><body>Bad Gateway</body></html>");
+    }
+
+    #[test]
+    fn not_found_answers_400_model_not_found() {
+        let e = classify(404, br#"{"error":{"message":"Model not found: foo/bar"}}"#, None, None);
+        assert_eq!(e.kind, ErrorKind::NotFound);
+        assert_eq!(e.http_status(), 400);
+        assert_eq!(body_json(&e)["error"]["code"], "model_not_found");
+        let e = classify(404, b"", None, None);
+        assert_eq!(e.kind, ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn context_overflow_in_any_wording() {
+        let wordings = [
+            (400, r#"{"error":{"message":"x","code":"context_length_exceeded"}}"#),
+            (400, r#"{"error":{"message":"This model's maximum context length is 131072 tokens. However, you requested 140000 tokens. Please reduce the length of the messages or completion.","type":"BadRequestError","param":null,"code":400}}"#),
+            (400, r#"{"error":{"message":"Requested token count exceeds the model's context length"}}"#),
+            (400, r#"{"error":{"type":"invalid_request_error","message":"prompt is too long: 210000 tokens > 200000 maximum"}}"#),
+            (422, r#"{"detail":"Input too long for model"}"#),
+            (400, r#"{"error":"too many tokens in the prompt"}"#),
+            (400, r#"{"message":"Input exceeds the context window of this model"}"#),
+            (400, r#"{"error":{"message":"Please reduce the length of the messages."}}"#),
+            (413, ""),
+            (500, r#"{"error":{"message":"maximum context length exceeded"}}"#),
+        ];
+        for (status, body) in wordings {
+            let e = classify(status, body.as_bytes(), None, None);
+            assert_eq!(e.kind, ErrorKind::ContextLength, "{status} {body}");
+            assert_eq!(e.http_status(), 400);
+            assert_eq!(e.failed_code(), "context_length_exceeded");
+            let b = body_json(&e);
+            assert_eq!(b["error"]["code"], "context_length_exceeded");
+            assert_eq!(b["error"]["type"], "invalid_request_error");
+        }
+        // A token *rate* limit mentions tokens too, but it is a 429.
+        let e = classify(429, br#"{"error":{"message":"Rate limit reached: too many tokens per minute. Please try again in 1.5s."}}"#, None, None);
+        assert_eq!(e.kind, ErrorKind::RateLimited);
+        assert_eq!(e.retry_after_secs, Some(2));
+        assert!(!e.failed_message().contains("(try again"));
+    }
+
+    #[test]
+    fn embedded_stream_errors() {
+        let v: Value = serde_json::from_str(r#"{"message": "The server had an error while processing your request. Sorry about that!", "type": "server_error"}"#).unwrap();
+        let e = classify_embedded(&v);
+        assert_eq!((e.kind, e.failed_code()), (ErrorKind::Server, "server_error"));
+        let v: Value = serde_json::from_str(r#"{"message": "TimeoutError", "type": "GatewayTimeout", "code": 504}"#).unwrap();
+        let e = classify_embedded(&v);
+        assert_eq!((e.kind, e.upstream_status), (ErrorKind::Server, 504));
+        assert_eq!(e.message, "TimeoutError");
+        let e = classify_embedded(&Value::String("upstream failed".into()));
+        assert_eq!((e.kind, e.message.as_str()), (ErrorKind::Server, "upstream failed"));
+        let v: Value = serde_json::from_str(r#"{"code":429,"message":"Rate limited"}"#).unwrap();
+        let e = classify_embedded(&v);
+        assert_eq!(e.failed_code(), "rate_limit_exceeded");
+        assert_eq!(e.failed_message(), "Rate limited (try again in 2s)");
+        let v: Value = serde_json::from_str(r#"{"code":"context_length_exceeded","message":"too long"}"#).unwrap();
+        assert_eq!(classify_embedded(&v).failed_code(), "context_length_exceeded");
+    }
+
+    #[test]
+    fn messages_are_truncated_and_error_body_is_the_openai_envelope() {
+        let long = "é".repeat(2000);
+        let body = format!(r#"{{"error":{{"message":"{long}"}}}}"#);
+        let e = classify(400, body.as_bytes(), None, None);
+        assert!(e.message.len() <= MAX_MESSAGE_BYTES + "…".len());
+        let b: Value = serde_json::from_slice(&error_body("no \"route\"", "invalid_request_error", None)).unwrap();
+        assert_eq!(b["error"]["message"], "no \"route\"");
+        assert!(b["error"]["code"].is_null());
+        let b: Value = serde_json::from_slice(&error_body("m", "t", Some("c"))).unwrap();
+        assert_eq!(b["error"]["code"], "c");
+    }
+
+    #[test]
+    fn duration_hints() {
+        assert_eq!(parse_duration_hint("20ms"), Some(0.02));
+        assert_eq!(parse_duration_hint("1.5s"), Some(1.5));
+        assert_eq!(parse_duration_hint("6m0s"), Some(360.0));
+        assert_eq!(parse_duration_hint("1h2m3s"), Some(3723.0));
+        assert_eq!(parse_duration_hint("12"), Some(12.0));
+        assert_eq!(parse_duration_hint("1760000000"), None);
+        assert_eq!(parse_duration_hint("soon"), None);
+        assert_eq!(parse_retry_after(" 3 "), Some(3));
+        assert_eq!(parse_retry_after("0.2"), Some(1));
+        assert_eq!(parse_retry_after("-1"), None);
+    }
+}

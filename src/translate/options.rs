@@ -1,0 +1,66 @@
+//! The per-request translation settings. The server builds one of these from the config
+//! snapshot the request started with (upstream compat flags, route), so the translation
+//! never reads global state.
+
+use serde::{Deserialize, Serialize};
+
+/// Whether reasoning text produced by the model goes back upstream on later requests
+/// (as `reasoning_content` on the assistant message of the same response).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReasoningPolicy {
+    /// Replay for the current tool loop (after the last user message), where providers such as
+    /// DeepSeek V3.2+/V4 and Kimi K2.x require it; never an empty placeholder.
+    #[default]
+    Auto,
+    /// Replay on every assistant message that has reasoning.
+    Replay,
+    /// Never send reasoning back (providers that reject the field).
+    Drop,
+}
+
+/// What to do with images for this upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImagePolicy {
+    /// Send images as `image_url` parts.
+    #[default]
+    Keep,
+    /// Replace each image with a short text placeholder (text-only models).
+    Placeholder,
+}
+
+/// Everything the pure translation needs to know about the request's destination.
+#[derive(Debug, Clone)]
+pub struct TranslateOptions {
+    /// The model name sent upstream (after route aliasing).
+    pub upstream_model: String,
+    /// Drop assistant text that accompanies tool calls (`--compat-drop-tool-call-content`).
+    pub drop_tool_call_content: bool,
+    pub reasoning: ReasoningPolicy,
+    pub images: ImagePolicy,
+    /// `max_tokens` to send (Codex never sets an output cap; a route may).
+    pub max_output_tokens: Option<u64>,
+    /// Send `parallel_tool_calls` upstream (DeepInfra's schema does not have it).
+    pub send_parallel_tool_calls: bool,
+    /// Mirror reasoning text into the reasoning item's summary so Codex's default UI shows it.
+    pub reasoning_summary: bool,
+    /// A label for the provider, stored in the reasoning envelope.
+    pub provider: String,
+}
+
+impl TranslateOptions {
+    /// Options for a model name with every compat setting at its default.
+    pub fn for_model(model: impl Into<String>) -> Self {
+        TranslateOptions {
+            upstream_model: model.into(),
+            drop_tool_call_content: false,
+            reasoning: ReasoningPolicy::Auto,
+            images: ImagePolicy::Keep,
+            max_output_tokens: None,
+            send_parallel_tool_calls: false,
+            reasoning_summary: true,
+            provider: "default".to_string(),
+        }
+    }
+}

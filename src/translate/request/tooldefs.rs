@@ -1,0 +1,183 @@
+//! Codex tool definitions -> chat `tools`, registering each in the [`ToolTable`].
+//!
+//! Sources, in this order (so wire names are deterministic): the request's `tools`, then the
+//! tools loaded by every `tool_search_output` in the input (Codex dispatches calls to those but
+//! never adds them to the top-level `tools`). A tool offered twice is sent once.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+
+use serde_json::value::RawValue;
+
+use super::chat::{ChatFunction, ChatTool, Params};
+use super::input::{self, Item, RawKind, ToolDef};
+use crate::translate::tools::{ToolKind, ToolTable};
+
+/// The schema of the single `input` argument a freeform (`custom`) tool gets on the wire.
+const CUSTOM_PARAMS: &str = r#"{"type":"object","properties":{"input":{"type":"string","description":"Raw freeform text for this tool, not JSON-wrapped"}},"required":["input"]}"#;
+
+/// The schema used when a function has none (or one that is not a JSON object).
+const EMPTY_PARAMS: &str = r#"{"type":"object","properties":{}}"#;
+
+/// Appended to a custom tool's description.
+const CUSTOM_NOTE: &str = "This is a freeform tool: pass the raw input text as the `input` \
+     argument, exactly as it should be given to the tool (not JSON-wrapped).";
+
+pub(crate) struct ToolsOut<'a> {
+    pub tools: Vec<ChatTool<'a>>,
+    pub table: ToolTable,
+}
+
+pub(crate) fn build<'a>(top: Option<&'a [ToolDef]>, items: &'a [Item]) -> ToolsOut<'a> {
+    let mut b = Builder {
+        out: Vec::new(),
+        table: ToolTable::new(),
+        seen: HashSet::new(),
+    };
+    for def in top.unwrap_or_default() {
+        b.add(def, None);
+    }
+    for item in items {
+        if item.kind.as_deref() == Some("tool_search_output") {
+            for def in item.tools.as_deref().unwrap_or_default() {
+                b.add(def, None);
+            }
+        }
+    }
+    ToolsOut {
+        tools: b.out,
+        table: b.table,
+    }
+}
+
+/// The namespace an inner tool belongs to.
+struct Ns<'a> {
+    name: &'a str,
+    description: Option<&'a str>,
+}
+
+struct Builder<'a> {
+    out: Vec<ChatTool<'a>>,
+    table: ToolTable,
+    /// Wire names already in `out`.
+    seen: HashSet<String>,
+}
+
+impl<'a> Builder<'a> {
+    fn add(&mut self, def: &'a ToolDef, ns: Option<&Ns<'a>>) {
+        let kind = def.kind.as_deref().unwrap_or("function");
+        match kind {
+            "function" => {
+                let Some(name) = def.name.as_deref() else {
+                    tracing::debug!("Dropping a function tool without a name");
+                    return;
+                };
+                let params = match &def.parameters {
+                    Some(raw) if input::raw_kind(raw) == RawKind::Object => Params::Borrowed(raw),
+                    _ => owned_params(EMPTY_PARAMS),
+                };
+                let description = describe(ns, def.description.as_deref());
+                self.push(ns, name, ToolKind::Function, description, params);
+            }
+            "custom" => {
+                let Some(name) = def.name.as_deref() else {
+                    tracing::debug!("Dropping a custom tool without a name");
+                    return;
+                };
+                let mut text = String::new();
+                if let Some(d) = def.description.as_deref().filter(|d| !d.is_empty()) {
+                    text.push_str(d);
+                    text.push_str("\n\n");
+                }
+                text.push_str(CUSTOM_NOTE);
+                if let Some(f) = &def.format {
+                    if let Some(definition) = f.definition.as_deref().filter(|d| !d.is_empty()) {
+                        let syntax = match f.syntax.as_deref() {
+                            Some("lark") | None => "Lark grammar".to_owned(),
+                            Some("regex") => "regular expression".to_owned(),
+                            Some(other) => format!("{other} grammar"),
+                        };
+                        text.push_str("\n\nThe input must follow this ");
+                        text.push_str(&syntax);
+                        text.push_str(":\n");
+                        text.push_str(definition);
+                    }
+                }
+                if let Some(nd) = ns.and_then(|n| n.description) {
+                    text = format!("{nd}\n\n{text}");
+                }
+                let description = Some(Cow::Owned(text));
+                self.push(
+                    ns,
+                    name,
+                    ToolKind::Custom,
+                    description,
+                    owned_params(CUSTOM_PARAMS),
+                );
+            }
+            "tool_search" => {
+                let name = def.name.as_deref().unwrap_or("tool_search");
+                let params = match &def.parameters {
+                    Some(raw) if input::raw_kind(raw) == RawKind::Object => Params::Borrowed(raw),
+                    _ => owned_params(EMPTY_PARAMS),
+                };
+                let description = describe(ns, def.description.as_deref());
+                self.push(ns, name, ToolKind::ToolSearch, description, params);
+            }
+            "namespace" if ns.is_none() => {
+                let Some(name) = def.name.as_deref() else {
+                    tracing::debug!("Dropping a namespace tool without a name");
+                    return;
+                };
+                let inner = Ns {
+                    name,
+                    description: def.description.as_deref().filter(|d| !d.is_empty()),
+                };
+                for t in def.tools.as_deref().unwrap_or_default() {
+                    self.add(t, Some(&inner));
+                }
+            }
+            other => {
+                // Hosted tools (web_search, …) have no chat equivalent.
+                tracing::debug!(tool_type = other, "Dropping a tool with no chat equivalent");
+            }
+        }
+    }
+
+    fn push(
+        &mut self,
+        ns: Option<&Ns<'a>>,
+        name: &str,
+        kind: ToolKind,
+        description: Option<Cow<'a, str>>,
+        parameters: Params<'a>,
+    ) {
+        let wire = self.table.register(ns.map(|n| n.name), name, kind);
+        if !self.seen.insert(wire.clone()) {
+            return;
+        }
+        self.out.push(ChatTool {
+            kind: "function",
+            function: ChatFunction {
+                name: wire,
+                description,
+                parameters,
+            },
+        });
+    }
+}
+
+/// The description: the namespace's in front of the tool's, when there is one.
+fn describe<'a>(ns: Option<&Ns<'a>>, own: Option<&'a str>) -> Option<Cow<'a, str>> {
+    let own = own.filter(|d| !d.is_empty());
+    match (ns.and_then(|n| n.description), own) {
+        (Some(nd), Some(d)) => Some(Cow::Owned(format!("{nd}\n\n{d}"))),
+        (Some(nd), None) => Some(Cow::Borrowed(nd)),
+        (None, Some(d)) => Some(Cow::Borrowed(d)),
+        (None, None) => None,
+    }
+}
+
+fn owned_params(json: &str) -> Params<'static> {
+    Params::Owned(RawValue::from_string(json.to_owned()).expect("constant schema is valid JSON"))
+}
