@@ -15,7 +15,9 @@ fn main() -> ExitCode {
     let config = match config::load(&cli, &env) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("deepinfra-shim: {e}");
+            for line in e.lines() {
+                eprintln!("deepinfra-shim: {line}");
+            }
             return ExitCode::from(if cli.check_config { 1 } else { e.exit_code() });
         }
     };
@@ -38,6 +40,9 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // Watch the path even when the default file does not exist yet: creating it later is a
+    // reload like any other edit.
+    let watch_path = config::load::config_path(&cli, &env).0;
     let reloader = Box::new(move |current: &Config| {
         config::load::reload(current, &cli, &env).map_err(|e| ReloadRefused(e.to_string()))
     });
@@ -45,6 +50,7 @@ fn main() -> ExitCode {
         config,
         reloader,
         differ: config::load::diff,
+        watch_path,
     }));
     ExitCode::from(code as u8)
 }

@@ -218,6 +218,9 @@ pub struct StatusReport {
     pub upstreams: Vec<UpstreamStatus>,
     #[serde(default)]
     pub control_socket: String,
+    /// The variable holding the client keys when clients must authenticate (`listen.client_keys_env`).
+    #[serde(default)]
+    pub client_keys_env: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

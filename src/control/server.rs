@@ -484,6 +484,7 @@ pub fn status(state: &State) -> StatusReport {
         },
         upstreams,
         control_socket: config.control_socket.display().to_string(),
+        client_keys_env: config.listen.client_keys_env.clone(),
     }
 }
 

@@ -48,6 +48,8 @@ pub struct Daemon {
     pub config: Config,
     pub reloader: Reloader,
     pub differ: Differ,
+    /// The config file to watch for changes (None: nothing to watch).
+    pub watch_path: Option<std::path::PathBuf>,
 }
 
 /// Runs the daemon until a stop signal; returns the process exit code.
@@ -76,7 +78,7 @@ pub async fn run(d: Daemon) -> i32 {
 
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
     spawn_signal_forwarder(ev_tx.clone());
-    let _watcher = super::watch::spawn(&state.config(), ev_tx.clone());
+    let _watcher = super::watch::spawn(d.watch_path.as_deref(), ev_tx.clone());
     spawn_watchdog(Arc::clone(&state));
     notify::ready(&status_line(&state));
 

@@ -12,7 +12,6 @@ use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::run::Event;
-use crate::config::Config;
 
 /// Quiet time after the last event of a burst before we reload.
 const DEBOUNCE: Duration = Duration::from_millis(300);
@@ -22,12 +21,17 @@ pub struct Watcher {
     _inner: Option<Box<dyn std::any::Any + Send>>,
 }
 
-/// Starts watching `config.config_path` (nothing to watch with built-in defaults).
-pub fn spawn(config: &Config, tx: UnboundedSender<Event>) -> Watcher {
-    let Some(path) = config.config_path.clone() else {
+/// Starts watching `path` (None: nothing to watch).
+pub fn spawn(path: Option<&Path>, tx: UnboundedSender<Event>) -> Watcher {
+    let Some(path) = path else {
         return Watcher { _inner: None };
     };
-    match start(&path, tx) {
+    if path.parent().is_some_and(|d| !d.as_os_str().is_empty() && !d.is_dir()) {
+        // The usual case with built-in defaults: ~/.config/deepinfra-shim does not exist.
+        tracing::debug!(path = %path.display(), "Config directory does not exist; not watching (SIGHUP and `shimctl reload` still work)");
+        return Watcher { _inner: None };
+    }
+    match start(path, tx) {
         Ok(w) => w,
         Err(e) => {
             tracing::warn!(path = %path.display(), error = %e, "Cannot watch the config file; reload with SIGHUP or `shimctl reload`");

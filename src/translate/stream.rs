@@ -585,7 +585,9 @@ impl StreamTranslator {
     ///   index 0 with its own id), which starts a new call;
     /// - without `index` but with an id: the call with that id, or a new one;
     /// - with neither: the last call, except that further elements of the same chunk's
-    ///   array are separate calls.
+    ///   array are separate calls, and so is a named fragment with arguments after a call
+    ///   whose arguments are already complete JSON (Ollama-style whole calls without index
+    ///   or id; merging them would give `{"a":1}{"b":2}`).
     fn push_tool_fragment(&mut self, frag: ToolCallDelta<'_>, pos_in_chunk: usize) {
         let index = frag.index.as_ref().and_then(index_of);
         let id = frag.id.map(|t| t.0).filter(|s| !s.is_empty());
@@ -604,8 +606,12 @@ impl StreamTranslator {
                     !(other_id && !c.name.is_empty())
                 }),
             (None, Some(new)) => self.calls.iter().rposition(|c| c.id == *new),
-            (None, None) => (pos_in_chunk == 0 && !self.calls.is_empty())
-                .then(|| self.calls.len() - 1),
+            (None, None) => match self.calls.last() {
+                Some(last) if pos_in_chunk == 0 && !starts_new_call(last, &name, &arguments) => {
+                    Some(self.calls.len() - 1)
+                }
+                _ => None,
+            },
         };
         let i = existing.unwrap_or_else(|| {
             self.calls.push(CallAcc {
@@ -710,7 +716,16 @@ impl StreamTranslator {
                 c.arguments = "{}".to_owned();
             }
             if serde_json::from_str::<IgnoredAny>(&c.arguments).is_err() {
-                broken = true;
+                // A freeform tool may get its raw input instead of `{"input": …}`; only
+                // something that started as a JSON object and does not parse is truncated.
+                let custom = self
+                    .ctx
+                    .tools
+                    .lookup(&c.name)
+                    .is_some_and(|e| e.kind == ToolKind::Custom);
+                if !custom || c.arguments.trim_start().starts_with('{') {
+                    broken = true;
+                }
             }
         }
         let incomplete = match finish_reason {
@@ -924,6 +939,22 @@ pub fn translate_chat_response(
     }
     let bytes = t.final_response.take().expect("terminal response recorded");
     Ok((bytes, t.outcome.clone()))
+}
+
+/// Whether an index-less, id-less fragment begins a new call rather than continuing `last`.
+/// Providers that repeat the name on every fragment keep continuing while the arguments are
+/// incomplete, and a trailing fragment with no arguments never opens an empty call.
+fn starts_new_call(last: &CallAcc, name: &Option<Cow<'_, str>>, arguments: &Option<Args<'_>>) -> bool {
+    let Some(name) = name else {
+        return false;
+    };
+    if last.name.is_empty() {
+        return false;
+    }
+    let has_args = arguments.as_ref().is_some_and(|a| !a.0.is_empty());
+    let last_empty = last.arguments.trim().is_empty();
+    let complete = last_empty || serde_json::from_str::<IgnoredAny>(&last.arguments).is_ok();
+    complete && (**name != *last.name || (has_args && !last_empty))
 }
 
 /// The length of the longest proper prefix of `pat` that `s` ends with.

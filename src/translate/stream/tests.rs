@@ -533,9 +533,11 @@ fn e12_framing_torture() {
     cuts.sort();
     cuts.dedup();
     let mut at = first_event_end;
-    for c in cuts.into_iter().filter(|&c| c > at) {
-        pieces.push(&bytes[at..c]);
-        at = c;
+    for c in cuts {
+        if c > at {
+            pieces.push(&bytes[at..c]);
+            at = c;
+        }
     }
     let (out2, _) = run_pieces(&pieces, ctx());
     assert_eq!(out, out2);
@@ -560,6 +562,17 @@ fn e13_truncated_call_reported_as_tool_calls_is_incomplete() {
             reason: "max_output_tokens".into()
         }
     );
+}
+
+#[test]
+fn e13_with_apply_patch_as_a_freeform_tool_is_still_incomplete() {
+    let mut tools = ToolTable::new();
+    tools.register(None, "apply_patch", ToolKind::Custom);
+    let (out, t) = run_pieces(&[fixture!("E13.sse")], ctx_with(tools, opts()));
+    let evs = events(&out);
+    assert!(done_items(&evs).is_empty());
+    assert_eq!(terminal(&evs)["incomplete_details"]["reason"], "max_output_tokens");
+    assert!(matches!(t.outcome(), Outcome::Incomplete { .. }));
 }
 
 // ---- beyond the fixtures ----
@@ -624,8 +637,9 @@ fn calls_are_rebuilt_through_the_tool_table() {
         serde_json::json!({"type":"tool_search_call","id":"tsc_t1_3","call_id":"call_t1_4","status":"completed",
             "execution":"client","arguments":{"query":"files","limit":2}})
     );
-    // Not JSON at all: the finish would be incomplete, so check the custom raw form apart.
+    // A freeform tool's raw input (not JSON at all) is passed on as is.
     assert_eq!(items[3]["type"], "custom_tool_call");
+    assert_eq!(items[3]["input"], "raw patch text");
     assert_eq!(items[4]["name"], "unknown_tool");
     assert_eq!(items[4]["arguments"], "{}");
     assert!(items[4]["call_id"].as_str().unwrap().starts_with("call_t1_"));
@@ -693,6 +707,37 @@ fn gemini_index_zero_reuse_with_new_ids_and_name_after_arguments() {
     assert_ne!(got[3].0, got[4].0);
     assert_eq!(got[5], ("d".into(), "i".into(), r#"{"z":[1]}"#.into()));
     assert_eq!(t.finish_reason(), Some("tool_calls"));
+}
+
+#[test]
+fn indexless_idless_whole_calls_in_separate_chunks_stay_separate() {
+    let datas = vec![
+        // Ollama style: each call whole, no index, no id.
+        chunk(serde_json::json!({"tool_calls":[{"function":{"name":"a","arguments":"{\"x\":1}"}}]}), None),
+        chunk(serde_json::json!({"tool_calls":[{"function":{"name":"a","arguments":"{\"x\":2}"}}]}), None),
+        chunk(serde_json::json!({"tool_calls":[{"function":{"name":"b","arguments":""}}]}), None),
+        chunk(serde_json::json!({"tool_calls":[{"function":{"name":"c","arguments":"{}"}}]}), None),
+        // Name repeated on every fragment while the arguments grow.
+        chunk(serde_json::json!({"tool_calls":[{"function":{"name":"d","arguments":"{\"y\""}}]}), None),
+        chunk(serde_json::json!({"tool_calls":[{"function":{"name":"d","arguments":":3}"}}]}), None),
+        chunk(serde_json::json!({"tool_calls":[{"function":{"name":"d","arguments":""}}]}), Some("tool_calls")),
+    ];
+    let (evs, _) = run_data(&datas, ctx());
+    let got: Vec<(String, String)> = done_items(&evs)
+        .iter()
+        .map(|i| (i["name"].as_str().unwrap().into(), i["arguments"].as_str().unwrap().into()))
+        .collect();
+    let want: Vec<(String, String)> = [
+        ("a", r#"{"x":1}"#),
+        ("a", r#"{"x":2}"#),
+        ("b", "{}"),
+        ("c", "{}"),
+        ("d", r#"{"y":3}"#),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(got, want);
 }
 
 #[test]
