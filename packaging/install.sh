@@ -122,7 +122,8 @@ if [ "$user_files" = yes ]; then
 fi
 
 umask 022
-work=$(mktemp -d "${TMPDIR:-/tmp}/deepinfra-shim-install.XXXXXX")
+work=$(mktemp -d "${TMPDIR:-/tmp}/deepinfra-shim-install.XXXXXX" 2>/dev/null ||
+	mktemp -d /tmp/deepinfra-shim-install.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 trap 'exit 1' HUP INT TERM
 
@@ -138,7 +139,9 @@ elif [ -z "$bin_src" ]; then
 	bin_src=$repo/target/release
 fi
 for b in deepinfra-shim shimctl; do
-	[ -f "$bin_src/$b" ] && [ -x "$bin_src/$b" ] || die "no executable $bin_src/$b (build first, or pass --bin-dir)"
+	if [ ! -f "$bin_src/$b" ] || [ ! -x "$bin_src/$b" ]; then
+		die "no executable $bin_src/$b (build first, or pass --bin-dir)"
+	fi
 done
 
 changed=0

@@ -24,7 +24,9 @@ fn main() -> ExitCode {
     if cli.check_config {
         match &config.config_path {
             Some(p) => println!("deepinfra-shim: configuration OK ({})", p.display()),
-            None => println!("deepinfra-shim: configuration OK (built-in defaults; no config file)"),
+            None => {
+                println!("deepinfra-shim: configuration OK (built-in defaults; no config file)")
+            }
         }
         return ExitCode::SUCCESS;
     }

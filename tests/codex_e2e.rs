@@ -281,6 +281,82 @@ async fn codex_parallel_tool_calls() {
     }
 }
 
+/// Killing Codex mid-stream must make the daemon drop its upstream request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_disconnect_cancels_the_upstream_request() {
+    let Some(bin) = codex_bin_or_skip("codex_disconnect_cancels_the_upstream_request") else {
+        return;
+    };
+    let (mock, daemon) = stack().await;
+    // One role/content chunk, then silence with the connection open.
+    mock.set_handler(|req| {
+        let first = common::mock_upstream::chat_turn_events(
+            &common::ChatTurn::new().text("partial"),
+            req.model().unwrap_or("m"),
+            "chatcmpl-stall",
+        );
+        Reply::sse_then_stall(first.into_iter().take(2))
+    });
+    let codex = Codex::new(bin, daemon.base_url());
+
+    let mut running = codex.spawn("Say something long.");
+    mock.wait_chat_requests(1, WAIT).await;
+    assert!(
+        !mock.wait_cancelled(Duration::from_millis(300)).await,
+        "the upstream stream must stay open while Codex is connected"
+    );
+    running.kill();
+    let run = running.wait(WAIT).await;
+    assert!(!run.success());
+    assert!(
+        mock.wait_cancelled(WAIT).await,
+        "the daemon must drop the upstream request once Codex is gone; daemon logs:\n{}",
+        daemon.logs()
+    );
+}
+
+/// Reasoning streamed by the upstream comes back as `reasoning_content` on the assistant
+/// tool-call message, so a strict DeepSeek-style upstream accepts the follow-up request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_reasoning_is_replayed_to_a_strict_upstream() {
+    let Some(bin) = codex_bin_or_skip("codex_reasoning_is_replayed_to_a_strict_upstream") else {
+        return;
+    };
+    let (mock, daemon) = stack().await;
+    mock.set_strict_reasoning(true);
+    mock.set_handler(|req| {
+        if req.has_tool_messages() {
+            Reply::text("Reasoned and ran.")
+        } else {
+            Reply::reasoning_then_tool_call(
+                "I should list the directory first. Use shell.",
+                "functions.exec_command:0",
+                "exec_command",
+                r#"{"cmd":"echo reasoned"}"#,
+            )
+        }
+    });
+    let codex = Codex::new(bin, daemon.base_url());
+
+    let run = codex.run("List the directory.").await;
+    run.assert_success();
+    assert!(
+        run.last_message.contains("Reasoned and ran."),
+        "{}",
+        run.describe()
+    );
+
+    let reqs = mock.wait_chat_requests(2, WAIT).await;
+    let messages = reqs[1].messages();
+    let at = assistant_with_call(&messages, "functions.exec_command:0");
+    assert_eq!(
+        messages[at]["reasoning_content"], "I should list the directory first. Use shell.",
+        "reasoning must ride on the assistant tool-call message: {:#}",
+        messages[at]
+    );
+    assert_eq!(messages[at + 1]["tool_call_id"], "functions.exec_command:0");
+}
+
 /// Tests of the harness itself; no daemon needed.
 mod harness {
     use std::time::Duration;

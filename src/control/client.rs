@@ -95,8 +95,9 @@ impl Client {
     }
 
     async fn exchange(&self, req: Request) -> Result<Reply, CtlError> {
-        let mut stream = super::server::connect(&self.path).await.map_err(|source| {
-            match source.kind() {
+        let mut stream = super::server::connect(&self.path)
+            .await
+            .map_err(|source| match source.kind() {
                 io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => {
                     CtlError::NotRunning {
                         path: self.path.clone(),
@@ -107,8 +108,7 @@ impl Client {
                     path: self.path.clone(),
                     source,
                 },
-            }
-        })?;
+            })?;
         let io_err = |source| CtlError::Io {
             path: self.path.clone(),
             source,

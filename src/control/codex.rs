@@ -184,18 +184,17 @@ pub fn inspect(text: &str, base_url: &str) -> Result<CodexUse, CodexProblem> {
             }
         }
     }
-    let block_hint = "add the block printed by `shimctl codex-config` (top-level keys before any [table])";
-    let Some((provider, selected_by)) = selections
-        .iter()
-        .find(|(p, _)| ours.contains(&p))
-        .cloned()
+    let block_hint =
+        "add the block printed by `shimctl codex-config` (top-level keys before any [table])";
+    let Some((provider, selected_by)) = selections.iter().find(|(p, _)| ours.contains(&p)).cloned()
     else {
         if let Some(id) = ours.first() {
             return Err(CodexProblem {
-                message: format!(
-                    "provider '{id}' points at this daemon but nothing selects it"
+                message: format!("provider '{id}' points at this daemon but nothing selects it"),
+                hint: format!(
+                    "set `model_provider = {}` at the top of the file",
+                    toml_str(id)
                 ),
-                hint: format!("set `model_provider = {}` at the top of the file", toml_str(id)),
             });
         }
         if let Some((p, by)) = selections.first() {
@@ -230,7 +229,9 @@ pub fn inspect(text: &str, base_url: &str) -> Result<CodexUse, CodexProblem> {
         return Err(CodexProblem {
             message: format!(
                 "provider '{provider}' has wire_api = {}; the daemon speaks the Responses API",
-                wire.as_deref().map(toml_str).unwrap_or_else(|| "(unset)".to_owned())
+                wire.as_deref()
+                    .map(toml_str)
+                    .unwrap_or_else(|| "(unset)".to_owned())
             ),
             hint: format!("set `wire_api = \"responses\"` in [model_providers.{provider}]"),
         });
@@ -281,7 +282,12 @@ mod tests {
         assert_eq!(p["name"].as_str(), Some(PROVIDER_NAME));
         assert_eq!(p["stream_idle_timeout_ms"].as_integer(), Some(300_000));
         assert!(text.contains("Never name this provider \"OpenAI\""));
-        assert_eq!(inspect(&text, "http://localhost:8797/v1/").unwrap().provider, "deepinfra");
+        assert_eq!(
+            inspect(&text, "http://localhost:8797/v1/")
+                .unwrap()
+                .provider,
+            "deepinfra"
+        );
         let mut b = block();
         b.context_window = None;
         assert!(!render_block(&b).contains("model_context_window"));
@@ -316,7 +322,10 @@ mod tests {
         assert!(e.message.contains("no Codex provider"), "{e:?}");
         let other = "model_provider = \"d\"\n[model_providers.d]\nbase_url = \"http://127.0.0.1:9999/v1\"\nwire_api = \"responses\"\n";
         let e = inspect(other, url).unwrap_err();
-        assert!(e.message.contains("points at http://127.0.0.1:9999/v1"), "{e:?}");
+        assert!(
+            e.message.contains("points at http://127.0.0.1:9999/v1"),
+            "{e:?}"
+        );
         assert!(e.hint.contains(url), "{e:?}");
         let unselected = "[model_providers.d]\nbase_url = \"http://127.0.0.1:8797/v1\"\nwire_api = \"responses\"\n";
         let e = inspect(unselected, url).unwrap_err();

@@ -387,7 +387,10 @@ mod tests {
     fn replies_round_trip_and_skip_empty_payloads() {
         let mut r = Reply::ok();
         r.log_level = Some("info".into());
-        assert_eq!(r.to_line(), "{\"v\":1,\"ok\":true,\"log_level\":\"info\"}\n");
+        assert_eq!(
+            r.to_line(),
+            "{\"v\":1,\"ok\":true,\"log_level\":\"info\"}\n"
+        );
         assert_eq!(Reply::parse(r.to_line().as_bytes()).unwrap(), r);
         let e = Reply::error("nope");
         assert_eq!(e.to_line(), "{\"v\":1,\"ok\":false,\"error\":\"nope\"}\n");

@@ -173,7 +173,8 @@ pub fn status(s: &StatusReport, st: Style) -> String {
 }
 
 fn ms(v: Option<u64>) -> String {
-    v.map(|v| format!("{v} ms")).unwrap_or_else(|| "-".to_owned())
+    v.map(|v| format!("{v} ms"))
+        .unwrap_or_else(|| "-".to_owned())
 }
 
 fn upstream_table(ups: &[UpstreamStatus], st: Style) -> String {
@@ -251,8 +252,7 @@ pub fn reload_applied(r: &ReloadReport) -> String {
 
 /// `shimctl reload` output for a refused reload: every reason.
 pub fn reload_refused(r: &ReloadReport) -> String {
-    let mut out =
-        "Reload refused; the configuration in force is unchanged. Problems:\n".to_owned();
+    let mut out = "Reload refused; the configuration in force is unchanged. Problems:\n".to_owned();
     for reason in &r.reasons {
         let _ = writeln!(out, "  {reason}");
     }
@@ -315,20 +315,34 @@ mod tests {
     fn status_is_aligned_and_plain_without_colour() {
         let text = status(&sample(), Style::PLAIN);
         assert!(!text.contains('\x1b'));
-        assert!(text.starts_with("● deepinfra-shim 0.1.0 - running\n"), "{text}");
+        assert!(
+            text.starts_with("● deepinfra-shim 0.1.0 - running\n"),
+            "{text}"
+        );
         assert!(text.contains("\n        PID: 42\n"), "{text}");
         assert!(text.contains("     Uptime: 1h 02m 03s (since 2025-01-02T03:04:05Z)\n"));
         assert!(text.contains("     Listen: http://127.0.0.1:8797\n"));
         assert!(text.contains("no token in DEEPINFRA_TOKEN"));
-        assert!(text.contains("Last reload: refused: config.yaml:3: unknown key `prot`\n             second\n"), "{text}");
+        assert!(
+            text.contains(
+                "Last reload: refused: config.yaml:3: unknown key `prot`\n             second\n"
+            ),
+            "{text}"
+        );
         assert!(text.contains("   Requests: 12 total, 1 active, 2 failed\n"));
         assert!(text.contains("UPSTREAM  URL"), "{text}");
-        let rows: Vec<&str> = text.lines().skip_while(|l| !l.starts_with("UPSTREAM")).collect();
+        let rows: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.starts_with("UPSTREAM"))
+            .collect();
         assert_eq!(rows.len(), 3, "{text}");
         // The numeric columns end at the same place in every row.
         let end_of = |l: &str, col: &str| l.find(col).map(|i| i + col.len());
         assert_eq!(end_of(rows[0], "REQUESTS"), end_of(rows[1], " 11"));
-        assert!(rows[2].starts_with("local     http://127.0.0.1:8000/v1"), "{text}");
+        assert!(
+            rows[2].starts_with("local     http://127.0.0.1:8000/v1"),
+            "{text}"
+        );
     }
 
     #[test]

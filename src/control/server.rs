@@ -31,8 +31,8 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::protocol::{
-    MAX_LINE, ReloadReport, Reply, Request, RequestCounters, RequestLine,
-    RouteReport, StatusReport, UpstreamStatus, rfc3339,
+    MAX_LINE, ReloadReport, Reply, Request, RequestCounters, RequestLine, RouteReport,
+    StatusReport, UpstreamStatus, rfc3339,
 };
 use crate::config::Upstream;
 use crate::service::run::{Event, ReloadOutcome};
@@ -300,11 +300,8 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
     state: &State,
     events: &mpsc::UnboundedSender<Event>,
 ) {
-    let reply = match tokio::time::timeout(
-        REQUEST_TIMEOUT,
-        read_line_capped(&mut stream, MAX_LINE),
-    )
-    .await
+    let reply = match tokio::time::timeout(REQUEST_TIMEOUT, read_line_capped(&mut stream, MAX_LINE))
+        .await
     {
         Err(_elapsed) => {
             tracing::debug!("Control socket: request not complete in time; closing");
@@ -465,10 +462,7 @@ pub fn status(state: &State) -> StatusReport {
             .map(ToString::to_string)
             .unwrap_or_else(|| config.bind_addr()),
         upstream: config.default_upstream.url.clone(),
-        config_path: config
-            .config_path
-            .as_ref()
-            .map(|p| p.display().to_string()),
+        config_path: config.config_path.as_ref().map(|p| p.display().to_string()),
         config_loaded_at: rfc3339(info.loaded_at),
         generation: info.generation,
         reload_count: info.reload_count,

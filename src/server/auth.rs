@@ -30,10 +30,9 @@ pub fn check_client_key(cfg: &Config, headers: &HeaderMap) -> Option<ApiError> {
     let presented = bearer(headers);
     let ok = presented.is_some_and(|p| {
         // Check every key, always, so timing does not tell which (or whether any) matched.
-        cfg.listen
-            .client_keys
-            .iter()
-            .fold(false, |acc, k| acc | constant_time_eq(p.as_bytes(), k.expose().as_bytes()))
+        cfg.listen.client_keys.iter().fold(false, |acc, k| {
+            acc | constant_time_eq(p.as_bytes(), k.expose().as_bytes())
+        })
     });
     if ok {
         None

@@ -36,7 +36,12 @@ struct Inner<'a> {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, kind: &'static str, code: Option<&str>, message: impl Into<String>) -> Self {
+    pub fn new(
+        status: StatusCode,
+        kind: &'static str,
+        code: Option<&str>,
+        message: impl Into<String>,
+    ) -> Self {
         ApiError {
             status,
             message: message.into(),
@@ -48,7 +53,12 @@ impl ApiError {
     }
 
     pub fn bad_request(code: &str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", Some(code), message)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            Some(code),
+            message,
+        )
     }
 
     pub fn not_found(path: &str) -> Self {
@@ -56,7 +66,9 @@ impl ApiError {
             StatusCode::NOT_FOUND,
             "invalid_request_error",
             Some("not_found"),
-            format!("no route for {path}; this shim serves POST /v1/responses, POST /v1/chat/completions, GET /v1/models and GET /health"),
+            format!(
+                "no route for {path}; this shim serves POST /v1/responses, POST /v1/chat/completions, GET /v1/models and GET /health"
+            ),
         )
     }
 
@@ -70,7 +82,12 @@ impl ApiError {
     }
 
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "authentication_error", Some("missing_api_key"), message)
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            Some("missing_api_key"),
+            message,
+        )
     }
 
     pub fn body_too_large(limit: usize) -> Self {
@@ -78,16 +95,28 @@ impl ApiError {
             StatusCode::PAYLOAD_TOO_LARGE,
             "invalid_request_error",
             Some("request_too_large"),
-            format!("request body exceeds the limit of {limit} bytes (limits.max_body_bytes / --max-body-bytes)"),
+            format!(
+                "request body exceeds the limit of {limit} bytes (limits.max_body_bytes / --max-body-bytes)"
+            ),
         )
     }
 
     pub fn bad_gateway(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_GATEWAY, "server_error", Some("upstream_unreachable"), message)
+        Self::new(
+            StatusCode::BAD_GATEWAY,
+            "server_error",
+            Some("upstream_unreachable"),
+            message,
+        )
     }
 
     pub fn gateway_timeout(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::GATEWAY_TIMEOUT, "server_error", Some("upstream_timeout"), message)
+        Self::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "server_error",
+            Some("upstream_timeout"),
+            message,
+        )
     }
 
     pub fn body_bytes(&self) -> Vec<u8> {

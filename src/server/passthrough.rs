@@ -13,14 +13,18 @@ use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 
+use super::auth;
 use super::body::ShimBody;
 use super::error::{ApiError, json_response};
 use super::responses::{failure_to_api, read_body};
-use super::auth;
 use crate::config::{Config, Upstream};
 use crate::service::state::State;
 
-pub async fn chat(state: Arc<State>, cfg: Arc<Config>, req: Request<Incoming>) -> Response<ShimBody> {
+pub async fn chat(
+    state: Arc<State>,
+    cfg: Arc<Config>,
+    req: Request<Incoming>,
+) -> Response<ShimBody> {
     let mut guard = state.stats.begin();
     let (parts, body) = req.into_parts();
     let bytes = match read_body(&parts.headers, body, cfg.max_body_bytes).await {
@@ -63,9 +67,15 @@ pub async fn chat(state: Arc<State>, cfg: Arc<Config>, req: Request<Incoming>) -
     relay(resp, up, guard)
 }
 
-pub async fn models(state: Arc<State>, cfg: Arc<Config>, req: Request<Incoming>) -> Response<ShimBody> {
+pub async fn models(
+    state: Arc<State>,
+    cfg: Arc<Config>,
+    req: Request<Incoming>,
+) -> Response<ShimBody> {
     let up = Arc::clone(&cfg.default_upstream);
-    let bearer = auth::upstream_bearer(&cfg, &up, req.headers()).ok().flatten();
+    let bearer = auth::upstream_bearer(&cfg, &up, req.headers())
+        .ok()
+        .flatten();
     let path = match req.uri().query() {
         Some(q) => format!("models?{q}"),
         None => "models".to_owned(),
@@ -92,7 +102,10 @@ pub async fn models(state: Arc<State>, cfg: Arc<Config>, req: Request<Incoming>)
     };
     if let Some(data) = list.get_mut("data").and_then(|d| d.as_array_mut()) {
         for alias in aliases {
-            if !data.iter().any(|m| m.get("id").and_then(|i| i.as_str()) == Some(alias)) {
+            if !data
+                .iter()
+                .any(|m| m.get("id").and_then(|i| i.as_str()) == Some(alias))
+            {
                 data.push(serde_json::json!({"id": alias, "object": "model", "owned_by": "deepinfra-shim"}));
             }
         }

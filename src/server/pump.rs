@@ -137,14 +137,22 @@ async fn run(p: Pump) {
 
     let ms = guard.elapsed().as_millis() as u64;
     if client_gone {
-        tracing::info!(duration_ms = ms, "Client disconnected; upstream request cancelled");
+        tracing::info!(
+            duration_ms = ms,
+            "Client disconnected; upstream request cancelled"
+        );
         guard.failed();
         return;
     }
     match translator.outcome() {
         Outcome::Completed => {
             guard.succeeded();
-            tracing::info!(status = 200, outcome = "completed", duration_ms = ms, "Stream finished");
+            tracing::info!(
+                status = 200,
+                outcome = "completed",
+                duration_ms = ms,
+                "Stream finished"
+            );
         }
         Outcome::Incomplete { reason } => {
             guard.succeeded();

@@ -241,7 +241,9 @@ pub async fn read_body(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "invalid_request_error",
                 Some("unsupported_content_encoding"),
-                format!("request bodies with content-encoding '{enc}' are not supported; send them uncompressed"),
+                format!(
+                    "request bodies with content-encoding '{enc}' are not supported; send them uncompressed"
+                ),
             ));
         }
     }
@@ -251,7 +253,10 @@ pub async fn read_body(
     }
     match http_body_util::Limited::new(body, limit).collect().await {
         Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
             Err(ApiError::body_too_large(limit))
         }
         Err(e) => Err(ApiError::bad_request(
@@ -322,11 +327,15 @@ fn reset_hint(h: &hyper::HeaderMap) -> Option<f64> {
     if let Some(ms) = header_str(h, "retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
         return Some(ms / 1000.0);
     }
-    ["x-ratelimit-reset-requests", "x-ratelimit-reset-tokens", "x-ratelimit-reset"]
-        .iter()
-        .filter_map(|n| header_str(h, n))
-        .filter_map(|v| parse_duration_secs(&v))
-        .reduce(f64::max)
+    [
+        "x-ratelimit-reset-requests",
+        "x-ratelimit-reset-tokens",
+        "x-ratelimit-reset",
+    ]
+    .iter()
+    .filter_map(|n| header_str(h, n))
+    .filter_map(|v| parse_duration_secs(&v))
+    .reduce(f64::max)
 }
 
 /// `1.5s`, `200ms`, `2` (seconds), `1m30s`.
@@ -394,9 +403,7 @@ pub fn redact(text: &str, secrets: &[String]) -> String {
 
 fn redact_bytes(body: Vec<u8>, secrets: &[String]) -> Vec<u8> {
     match std::str::from_utf8(&body) {
-        Ok(s) if secrets.iter().any(|x| s.contains(x.as_str())) => {
-            redact(s, secrets).into_bytes()
-        }
+        Ok(s) if secrets.iter().any(|x| s.contains(x.as_str())) => redact(s, secrets).into_bytes(),
         _ => body,
     }
 }

@@ -37,7 +37,10 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<ShimB
 
 async fn dispatch(state: Arc<State>, req: Request<Incoming>) -> Response<ShimBody> {
     let path = req.uri().path().to_owned();
-    let route = path.strip_prefix("/v1").filter(|p| p.starts_with('/')).unwrap_or(&path);
+    let route = path
+        .strip_prefix("/v1")
+        .filter(|p| p.starts_with('/'))
+        .unwrap_or(&path);
     let method = req.method().clone();
 
     if route == "/health" {

@@ -95,7 +95,10 @@ pub async fn run(d: Daemon) -> i32 {
         }
     };
 
-    tracing::info!(signal = why, "Stopping: no new connections; draining streams in flight");
+    tracing::info!(
+        signal = why,
+        "Stopping: no new connections; draining streams in flight"
+    );
     notify::stopping(&format!("stopping ({why}); draining"));
     let _ = stop_tx.send(true);
     let graceful = match server.await {
@@ -106,7 +109,10 @@ pub async fn run(d: Daemon) -> i32 {
     tokio::spawn(async move {
         while let Some(ev) = ev_rx.recv().await {
             if let Event::Stop(why) = ev {
-                tracing::warn!(signal = why, "Second stop signal: exiting without waiting for streams");
+                tracing::warn!(
+                    signal = why,
+                    "Second stop signal: exiting without waiting for streams"
+                );
                 std::process::exit(0);
             }
         }

@@ -26,7 +26,10 @@ pub fn spawn(path: Option<&Path>, tx: UnboundedSender<Event>) -> Watcher {
     let Some(path) = path else {
         return Watcher { _inner: None };
     };
-    if path.parent().is_some_and(|d| !d.as_os_str().is_empty() && !d.is_dir()) {
+    if path
+        .parent()
+        .is_some_and(|d| !d.as_os_str().is_empty() && !d.is_dir())
+    {
         // The usual case with built-in defaults: ~/.config/deepinfra-shim does not exist.
         tracing::debug!(path = %path.display(), "Config directory does not exist; not watching (SIGHUP and `shimctl reload` still work)");
         return Watcher { _inner: None };

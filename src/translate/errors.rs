@@ -168,7 +168,9 @@ impl UpstreamError {
     /// The `Retry-After` header value (seconds) to send with [`Self::http_status`].
     pub fn retry_after_header(&self) -> Option<u64> {
         match self.kind {
-            ErrorKind::RateLimited => Some(self.retry_after_secs.unwrap_or(DEFAULT_RETRY_AFTER_SECS)),
+            ErrorKind::RateLimited => {
+                Some(self.retry_after_secs.unwrap_or(DEFAULT_RETRY_AFTER_SECS))
+            }
             _ => None,
         }
     }
@@ -394,7 +396,7 @@ fn parse_error_value(err: &Value) -> Parsed {
                 .map(str::to_owned)
                 .or_else(|| {
                     // `{"error":{"detail": …}}` or an object without a message.
-                    o.get("detail").map(|d| parse_detail(d).message).flatten()
+                    o.get("detail").and_then(|d| parse_detail(d).message)
                 })
                 .or_else(|| Some(err.to_string()));
             Parsed {
@@ -422,7 +424,10 @@ fn parse_detail(detail: &Value) -> Parsed {
             let mut parts = Vec::new();
             let mut type_ = None;
             for item in items {
-                let msg = item.get("msg").and_then(Value::as_str).unwrap_or("invalid value");
+                let msg = item
+                    .get("msg")
+                    .and_then(Value::as_str)
+                    .unwrap_or("invalid value");
                 let loc: Vec<String> = item
                     .get("loc")
                     .and_then(Value::as_array)
@@ -554,7 +559,11 @@ fn kind_for(status: u16, p: &Parsed, message: &str) -> ErrorKind {
     if status == 402 || has(QUOTA_MARKERS) {
         return ErrorKind::Quota;
     }
-    if code_is(&["rate_limit_exceeded", "rate_limit_error", "engine_overloaded"]) || status == 429
+    if code_is(&[
+        "rate_limit_exceeded",
+        "rate_limit_error",
+        "engine_overloaded",
+    ]) || status == 429
     {
         return ErrorKind::RateLimited;
     }
@@ -569,7 +578,11 @@ fn kind_for(status: u16, p: &Parsed, message: &str) -> ErrorKind {
         404 => return ErrorKind::NotFound,
         _ => {}
     }
-    if code_is(&["authentication_error", "invalid_api_key", "permission_error"]) {
+    if code_is(&[
+        "authentication_error",
+        "invalid_api_key",
+        "permission_error",
+    ]) {
         return ErrorKind::Auth;
     }
     if code_is(&["model_not_found", "not_found_error"]) || hay.contains("model not found") {
@@ -639,7 +652,12 @@ mod tests {
         assert!(e.failed_message().contains("try again in 2s"));
         let b = body_json(&e);
         assert_eq!(b["error"]["code"], "rate_limit_exceeded");
-        assert!(b["error"]["message"].as_str().unwrap().contains("Model busy"));
+        assert!(
+            b["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("Model busy")
+        );
     }
 
     #[test]
@@ -679,7 +697,8 @@ mod tests {
         let e = classify(422, fixture!("E11-422-detail.json"), None, None);
         assert_eq!((e.kind, e.http_status()), (ErrorKind::Invalid, 400));
         assert!(
-            e.message.starts_with("body.reasoning_effort: Input should be 'none'"),
+            e.message
+                .starts_with("body.reasoning_effort: Input should be 'none'"),
             "{}",
             e.message
         );
@@ -690,7 +709,12 @@ mod tests {
 
     #[test]
     fn e11_402_is_quota() {
-        let e = classify(402, fixture!("E11-402-insufficient_balance.json"), None, None);
+        let e = classify(
+            402,
+            fixture!("E11-402-insufficient_balance.json"),
+            None,
+            None,
+        );
         assert_eq!(e.kind, ErrorKind::Quota);
         assert_eq!(e.http_status(), 429);
         assert_eq!(e.retry_after_header(), None);
@@ -723,9 +747,17 @@ mod tests {
         let e = classify(500, fixture!("E11-500-internal.json"), None, None);
         assert_eq!(e.kind, ErrorKind::Server);
         assert_eq!(e.message, "Internal server error");
-        let e = classify(503, br#"{"error":{"message":"The engine is currently overloaded"}}"#, None, None);
+        let e = classify(
+            503,
+            br#"{"error":{"message":"The engine is currently overloaded"}}"#,
+            None,
+            None,
+        );
         assert_eq!(e.kind, ErrorKind::Overloaded);
-        assert_eq!((e.http_status(), e.failed_code()), (503, "server_is_overloaded"));
+        assert_eq!(
+            (e.http_status(), e.failed_code()),
+            (503, "server_is_overloaded")
+        );
     }
 
     #[test]
@@ -740,7 +772,12 @@ mod tests {
 
     #[test]
     fn not_found_answers_400_model_not_found() {
-        let e = classify(404, br#"{"error":{"message":"Model not found: foo/bar"}}"#, None, None);
+        let e = classify(
+            404,
+            br#"{"error":{"message":"Model not found: foo/bar"}}"#,
+            None,
+            None,
+        );
         assert_eq!(e.kind, ErrorKind::NotFound);
         assert_eq!(e.http_status(), 400);
         assert_eq!(body_json(&e)["error"]["code"], "model_not_found");
@@ -751,16 +788,37 @@ mod tests {
     #[test]
     fn context_overflow_in_any_wording() {
         let wordings = [
-            (400, r#"{"error":{"message":"x","code":"context_length_exceeded"}}"#),
-            (400, r#"{"error":{"message":"This model's maximum context length is 131072 tokens. However, you requested 140000 tokens. Please reduce the length of the messages or completion.","type":"BadRequestError","param":null,"code":400}}"#),
-            (400, r#"{"error":{"message":"Requested token count exceeds the model's context length"}}"#),
-            (400, r#"{"error":{"type":"invalid_request_error","message":"prompt is too long: 210000 tokens > 200000 maximum"}}"#),
+            (
+                400,
+                r#"{"error":{"message":"x","code":"context_length_exceeded"}}"#,
+            ),
+            (
+                400,
+                r#"{"error":{"message":"This model's maximum context length is 131072 tokens. However, you requested 140000 tokens. Please reduce the length of the messages or completion.","type":"BadRequestError","param":null,"code":400}}"#,
+            ),
+            (
+                400,
+                r#"{"error":{"message":"Requested token count exceeds the model's context length"}}"#,
+            ),
+            (
+                400,
+                r#"{"error":{"type":"invalid_request_error","message":"prompt is too long: 210000 tokens > 200000 maximum"}}"#,
+            ),
             (422, r#"{"detail":"Input too long for model"}"#),
             (400, r#"{"error":"too many tokens in the prompt"}"#),
-            (400, r#"{"message":"Input exceeds the context window of this model"}"#),
-            (400, r#"{"error":{"message":"Please reduce the length of the messages."}}"#),
+            (
+                400,
+                r#"{"message":"Input exceeds the context window of this model"}"#,
+            ),
+            (
+                400,
+                r#"{"error":{"message":"Please reduce the length of the messages."}}"#,
+            ),
             (413, ""),
-            (500, r#"{"error":{"message":"maximum context length exceeded"}}"#),
+            (
+                500,
+                r#"{"error":{"message":"maximum context length exceeded"}}"#,
+            ),
         ];
         for (status, body) in wordings {
             let e = classify(status, body.as_bytes(), None, None);
@@ -782,19 +840,33 @@ mod tests {
     fn embedded_stream_errors() {
         let v: Value = serde_json::from_str(r#"{"message": "The server had an error while processing your request. Sorry about that!", "type": "server_error"}"#).unwrap();
         let e = classify_embedded(&v);
-        assert_eq!((e.kind, e.failed_code()), (ErrorKind::Server, "server_error"));
-        let v: Value = serde_json::from_str(r#"{"message": "TimeoutError", "type": "GatewayTimeout", "code": 504}"#).unwrap();
+        assert_eq!(
+            (e.kind, e.failed_code()),
+            (ErrorKind::Server, "server_error")
+        );
+        let v: Value = serde_json::from_str(
+            r#"{"message": "TimeoutError", "type": "GatewayTimeout", "code": 504}"#,
+        )
+        .unwrap();
         let e = classify_embedded(&v);
         assert_eq!((e.kind, e.upstream_status), (ErrorKind::Server, 504));
         assert_eq!(e.message, "TimeoutError");
         let e = classify_embedded(&Value::String("upstream failed".into()));
-        assert_eq!((e.kind, e.message.as_str()), (ErrorKind::Server, "upstream failed"));
+        assert_eq!(
+            (e.kind, e.message.as_str()),
+            (ErrorKind::Server, "upstream failed")
+        );
         let v: Value = serde_json::from_str(r#"{"code":429,"message":"Rate limited"}"#).unwrap();
         let e = classify_embedded(&v);
         assert_eq!(e.failed_code(), "rate_limit_exceeded");
         assert_eq!(e.failed_message(), "Rate limited (try again in 2s)");
-        let v: Value = serde_json::from_str(r#"{"code":"context_length_exceeded","message":"too long"}"#).unwrap();
-        assert_eq!(classify_embedded(&v).failed_code(), "context_length_exceeded");
+        let v: Value =
+            serde_json::from_str(r#"{"code":"context_length_exceeded","message":"too long"}"#)
+                .unwrap();
+        assert_eq!(
+            classify_embedded(&v).failed_code(),
+            "context_length_exceeded"
+        );
     }
 
     #[test]
@@ -803,7 +875,9 @@ mod tests {
         let body = format!(r#"{{"error":{{"message":"{long}"}}}}"#);
         let e = classify(400, body.as_bytes(), None, None);
         assert!(e.message.len() <= MAX_MESSAGE_BYTES + "…".len());
-        let b: Value = serde_json::from_slice(&error_body("no \"route\"", "invalid_request_error", None)).unwrap();
+        let b: Value =
+            serde_json::from_slice(&error_body("no \"route\"", "invalid_request_error", None))
+                .unwrap();
         assert_eq!(b["error"]["message"], "no \"route\"");
         assert!(b["error"]["code"].is_null());
         let b: Value = serde_json::from_slice(&error_body("m", "t", Some("c"))).unwrap();

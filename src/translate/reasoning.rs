@@ -56,7 +56,11 @@ mod tests {
 
     #[test]
     fn round_trips_unicode_text() {
-        let s = encode("deepinfra", "deepseek-ai/DeepSeek-V4-Flash", "17×23 = 391 — naïve \"q\"\n");
+        let s = encode(
+            "deepinfra",
+            "deepseek-ai/DeepSeek-V4-Flash",
+            "17×23 = 391 — naïve \"q\"\n",
+        );
         assert!(s.starts_with(ENVELOPE_PREFIX));
         let env = decode(&s).unwrap();
         assert_eq!(env.text, "17×23 = 391 — naïve \"q\"\n");

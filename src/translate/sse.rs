@@ -124,7 +124,11 @@ impl SseParser {
         self.has_data = false;
     }
 
-    fn process_line(&mut self, mut line: &[u8], on_data: &mut dyn FnMut(&[u8])) -> Result<(), SseError> {
+    fn process_line(
+        &mut self,
+        mut line: &[u8],
+        on_data: &mut dyn FnMut(&[u8]),
+    ) -> Result<(), SseError> {
         if self.first_line {
             self.first_line = false;
             line = line.strip_prefix(BOM).unwrap_or(line);
@@ -194,7 +198,11 @@ mod tests {
 
     #[test]
     fn crlf_split_across_pushes_is_one_line_end() {
-        let out = run_chunks(&[b"data: a\r", b"\n", b"\r", b"\ndata: b\r", b"\n\r\n"], 1024).unwrap();
+        let out = run_chunks(
+            &[b"data: a\r", b"\n", b"\r", b"\ndata: b\r", b"\n\r\n"],
+            1024,
+        )
+        .unwrap();
         assert_eq!(strs(&out), ["a", "b"]);
         // A CR at the end of a push followed by a non-LF byte ends the line by itself.
         let out = run_chunks(&[b"data: a\r", b"\rdata: b\r\r"], 1024).unwrap();
@@ -243,10 +251,16 @@ mod tests {
         bytes.extend_from_slice(b"\n\n");
         assert_eq!(run_chunks(&[&bytes], 50), Err(SseError::EventTooLarge(50)));
         // Split across pushes (the line is buffered) it is refused as well.
-        assert_eq!(run_chunks(&[&bytes[..30], &bytes[30..]], 50), Err(SseError::EventTooLarge(50)));
+        assert_eq!(
+            run_chunks(&[&bytes[..30], &bytes[30..]], 50),
+            Err(SseError::EventTooLarge(50))
+        );
         // Several data lines add up.
         assert_eq!(
-            run_chunks(&[b"data: 0123456789\ndata: 0123456789\ndata: 0123456789\n\n"], 25),
+            run_chunks(
+                &[b"data: 0123456789\ndata: 0123456789\ndata: 0123456789\n\n"],
+                25
+            ),
             Err(SseError::EventTooLarge(25))
         );
         // A comment line without end can not grow without bound either.

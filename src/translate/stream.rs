@@ -226,9 +226,13 @@ impl StreamTranslator {
         }
         self.phase = Phase::Streaming;
         let resp = response_obj(&self.ctx, "in_progress", &[]);
-        self.em.emit(out, "response.created", &ResponseBody { response: &resp });
         self.em
-            .emit(out, "response.in_progress", &ResponseBody { response: &resp });
+            .emit(out, "response.created", &ResponseBody { response: &resp });
+        self.em.emit(
+            out,
+            "response.in_progress",
+            &ResponseBody { response: &resp },
+        );
     }
 
     /// One upstream SSE `data:` payload (a chat chunk JSON, an error object, or `[DONE]`).
@@ -297,8 +301,11 @@ impl StreamTranslator {
             return;
         }
         let resp = response_obj(&self.ctx, "in_progress", &[]);
-        self.em
-            .emit(out, "response.in_progress", &ResponseBody { response: &resp });
+        self.em.emit(
+            out,
+            "response.in_progress",
+            &ResponseBody { response: &resp },
+        );
     }
 
     pub fn is_terminated(&self) -> bool {
@@ -583,6 +590,8 @@ impl StreamTranslator {
     /// - with `index`: the latest call with that index, unless it carries a different
     ///   non-empty id and that call already has a name (Gemini sends every parallel call as
     ///   index 0 with its own id), which starts a new call;
+    ///   a call without index that has the same id (or, for a fragment with neither id nor
+    ///   name, the last call if it had no index) is continued too;
     /// - without `index` but with an id: the call with that id, or a new one;
     /// - with neither: the last call, except that further elements of the same chunk's
     ///   array are separate calls, and so is a named fragment with arguments after a call
@@ -603,7 +612,14 @@ impl StreamTranslator {
                 .filter(|&i| {
                     let c = &self.calls[i];
                     let other_id = matches!(&id, Some(new) if !c.id.is_empty() && c.id != *new);
-                    !(other_id && !c.name.is_empty())
+                    !other_id || c.name.is_empty()
+                })
+                .or_else(|| match &id {
+                    // A call opened without an index, continued with one.
+                    Some(new) => self.calls.iter().rposition(|c| c.id == *new),
+                    None => (name.is_none()
+                        && self.calls.last().is_some_and(|c| c.index.is_none()))
+                    .then(|| self.calls.len() - 1),
                 }),
             (None, Some(new)) => self.calls.iter().rposition(|c| c.id == *new),
             (None, None) => match self.calls.last() {
@@ -621,6 +637,9 @@ impl StreamTranslator {
             self.calls.len() - 1
         });
         let call = &mut self.calls[i];
+        if call.index.is_none() {
+            call.index = index;
+        }
         if call.id.is_empty() {
             if let Some(id) = id {
                 call.id = id.into_owned();
@@ -749,12 +768,14 @@ impl StreamTranslator {
         let reasoning = self.reasoning.take();
         let message = self.message.take();
         let encrypted = reasoning.as_ref().map(|r| {
-            reasoning::encode(&self.ctx.opts.provider, &self.ctx.opts.upstream_model, &r.text)
+            reasoning::encode(
+                &self.ctx.opts.provider,
+                &self.ctx.opts.upstream_model,
+                &r.text,
+            )
         });
-        let finished_calls: Vec<FinishedCall> = calls
-            .into_iter()
-            .map(|c| self.finish_call(c))
-            .collect();
+        let finished_calls: Vec<FinishedCall> =
+            calls.into_iter().map(|c| self.finish_call(c)).collect();
 
         let mut items: Vec<(u32, Item<'_>)> = Vec::new();
         if let Some(r) = &reasoning {
@@ -868,7 +889,8 @@ impl StreamTranslator {
                 Payload::Input(input)
             }
             ToolKind::ToolSearch => Payload::Object(
-                serde_json::from_str(&c.arguments).unwrap_or_else(|_| Value::Object(Default::default())),
+                serde_json::from_str(&c.arguments)
+                    .unwrap_or_else(|_| Value::Object(Default::default())),
             ),
         };
         FinishedCall {
@@ -944,7 +966,11 @@ pub fn translate_chat_response(
 /// Whether an index-less, id-less fragment begins a new call rather than continuing `last`.
 /// Providers that repeat the name on every fragment keep continuing while the arguments are
 /// incomplete, and a trailing fragment with no arguments never opens an empty call.
-fn starts_new_call(last: &CallAcc, name: &Option<Cow<'_, str>>, arguments: &Option<Args<'_>>) -> bool {
+fn starts_new_call(
+    last: &CallAcc,
+    name: &Option<Cow<'_, str>>,
+    arguments: &Option<Args<'_>>,
+) -> bool {
     let Some(name) = name else {
         return false;
     };
@@ -990,9 +1016,12 @@ fn parse_usage(v: &Value) -> Option<Usage> {
     let input_tokens = as_count(o.get("prompt_tokens"))?;
     let output_tokens = as_count(o.get("completion_tokens"))?;
     let total_tokens = as_count(o.get("total_tokens")).unwrap_or(input_tokens + output_tokens);
-    let cached_tokens = as_count(o.get("prompt_tokens_details").and_then(|d| d.get("cached_tokens")))
-        .or_else(|| as_count(o.get("prompt_cache_hit_tokens")))
-        .unwrap_or(0);
+    let cached_tokens = as_count(
+        o.get("prompt_tokens_details")
+            .and_then(|d| d.get("cached_tokens")),
+    )
+    .or_else(|| as_count(o.get("prompt_cache_hit_tokens")))
+    .unwrap_or(0);
     let reasoning_tokens = as_count(
         o.get("completion_tokens_details")
             .and_then(|d| d.get("reasoning_tokens")),
@@ -1026,10 +1055,7 @@ fn sanitize_lone_surrogates(data: &[u8]) -> Option<Vec<u8>> {
             continue;
         }
         match unit_at(data, i) {
-            Some(u @ 0xD800..=0xDBFF)
-                if matches!(unit_at(data, i + 6), Some(0xDC00..=0xDFFF)) =>
-            {
-                let _ = u;
+            Some(0xD800..=0xDBFF) if matches!(unit_at(data, i + 6), Some(0xDC00..=0xDFFF)) => {
                 i += 12;
             }
             Some(0xD800..=0xDFFF) => {
@@ -1159,7 +1185,11 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Text<'a>, A::Error> {
                 let v = Value::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                let t = v.get("text").and_then(Value::as_str).unwrap_or("").to_owned();
+                let t = v
+                    .get("text")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned();
                 Ok(Text(Cow::Owned(t)))
             }
         }
@@ -1328,6 +1358,7 @@ struct ContentPartBody<'a> {
 
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[allow(clippy::enum_variant_names)] // the variant names are the wire `type` values
 enum Part<'a> {
     SummaryText { text: &'a str },
     ReasoningText { text: &'a str },

@@ -165,7 +165,10 @@ mod tests {
     #[test]
     fn plain_valid_names_pass_through() {
         let mut t = ToolTable::new();
-        assert_eq!(t.register(None, "exec_command", ToolKind::Function), "exec_command");
+        assert_eq!(
+            t.register(None, "exec_command", ToolKind::Function),
+            "exec_command"
+        );
         assert_eq!(t.lookup("exec_command").unwrap().kind, ToolKind::Function);
     }
 

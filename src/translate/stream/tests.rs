@@ -81,7 +81,10 @@ fn run(bytes: &[u8]) -> (Vec<u8>, StreamTranslator) {
 /// Splits `event: T\ndata: J\n\n` output into (T, J), checking the framing as it goes.
 fn events(out: &[u8]) -> Vec<(String, Value)> {
     let text = std::str::from_utf8(out).expect("output is UTF-8");
-    assert!(text.is_empty() || text.ends_with("\n\n"), "unterminated output");
+    assert!(
+        text.is_empty() || text.ends_with("\n\n"),
+        "unterminated output"
+    );
     text.split_terminator("\n\n")
         .map(|ev| {
             let (ev_line, data_line) = ev.split_once('\n').expect("two lines");
@@ -117,7 +120,13 @@ fn terminal(evs: &[(String, Value)]) -> &Value {
     );
     let terminals = evs
         .iter()
-        .filter(|(t, _)| t.starts_with("response.") && matches!(t.as_str(), "response.completed" | "response.incomplete" | "response.failed"))
+        .filter(|(t, _)| {
+            t.starts_with("response.")
+                && matches!(
+                    t.as_str(),
+                    "response.completed" | "response.incomplete" | "response.failed"
+                )
+        })
         .count();
     assert_eq!(terminals, 1, "exactly one terminal event");
     &v["response"]
@@ -358,19 +367,34 @@ fn check_reasoning_then_text(bytes: &[u8]) -> Vec<(String, Value)> {
     assert_eq!(evs[3].1["summary_index"], 0);
     assert_eq!(evs[4].1["content_index"], 0);
     assert_eq!(evs[5].1["summary_index"], 0);
-    assert_eq!(concat_deltas(&evs, "response.reasoning_text.delta"), E7_REASONING);
-    assert_eq!(concat_deltas(&evs, "response.reasoning_summary_text.delta"), E7_REASONING);
+    assert_eq!(
+        concat_deltas(&evs, "response.reasoning_text.delta"),
+        E7_REASONING
+    );
+    assert_eq!(
+        concat_deltas(&evs, "response.reasoning_summary_text.delta"),
+        E7_REASONING
+    );
     let items = done_items(&evs);
     let r = &items[0];
     assert_eq!(r["type"], "reasoning");
-    assert_eq!(r["summary"], serde_json::json!([{"type":"summary_text","text":E7_REASONING}]));
-    assert_eq!(r["content"], serde_json::json!([{"type":"reasoning_text","text":E7_REASONING}]));
+    assert_eq!(
+        r["summary"],
+        serde_json::json!([{"type":"summary_text","text":E7_REASONING}])
+    );
+    assert_eq!(
+        r["content"],
+        serde_json::json!([{"type":"reasoning_text","text":E7_REASONING}])
+    );
     let env = reasoning::decode(r["encrypted_content"].as_str().unwrap()).unwrap();
     assert_eq!(env.text, E7_REASONING);
     assert_eq!(env.provider, "deepinfra");
     assert_eq!(env.model, "upstream/model");
     assert_eq!(items[1]["content"][0]["text"], "17 × 23 = 391.");
-    assert_eq!(concat_deltas(&evs, "response.output_text.delta"), "17 × 23 = 391.");
+    assert_eq!(
+        concat_deltas(&evs, "response.output_text.delta"),
+        "17 × 23 = 391."
+    );
     assert_eq!(t.outcome(), &Outcome::Completed);
     evs
 }
@@ -398,9 +422,15 @@ fn e7c_think_tags_split_across_chunks() {
     assert_eq!(items.len(), 2);
     assert_eq!(items[0]["type"], "reasoning");
     assert_eq!(items[0]["content"][0]["text"], E7_REASONING);
-    assert_eq!(concat_deltas(&evs, "response.reasoning_text.delta"), E7_REASONING);
+    assert_eq!(
+        concat_deltas(&evs, "response.reasoning_text.delta"),
+        E7_REASONING
+    );
     assert_eq!(items[1]["content"][0]["text"], "17 × 23 = 391.");
-    assert_eq!(concat_deltas(&evs, "response.output_text.delta"), "17 × 23 = 391.");
+    assert_eq!(
+        concat_deltas(&evs, "response.output_text.delta"),
+        "17 × 23 = 391."
+    );
     assert!(!out.windows(5).any(|w| w == b"think"), "no tag leaks");
 }
 
@@ -467,7 +497,10 @@ fn check_failed(bytes: &[u8], code: &str, message: &str) {
     let (out, t) = run(bytes);
     let evs = events(&out);
     assert_common(&evs);
-    assert!(done_items(&evs).is_empty(), "nothing half-finished is committed");
+    assert!(
+        done_items(&evs).is_empty(),
+        "nothing half-finished is committed"
+    );
     let resp = terminal(&evs);
     assert_eq!(evs.last().unwrap().0, "response.failed");
     assert_eq!(resp["status"], "failed");
@@ -493,14 +526,21 @@ fn e10_error_event_after_partial_text() {
     // The partial text was streamed live, but never closed.
     let (out, _) = run(fixture!("E10.sse"));
     let evs = events(&out);
-    assert_eq!(concat_deltas(&evs, "response.output_text.delta"), "The answer is");
+    assert_eq!(
+        concat_deltas(&evs, "response.output_text.delta"),
+        "The answer is"
+    );
 }
 
 #[test]
 fn e10_variants() {
     check_failed(fixture!("E10b.sse"), "server_error", "TimeoutError");
     check_failed(fixture!("E10c.sse"), "server_error", "upstream failed");
-    check_failed(fixture!("E10d.sse"), "server_error", "Provider returned error");
+    check_failed(
+        fixture!("E10d.sse"),
+        "server_error",
+        "Provider returned error",
+    );
     check_failed(
         fixture!("E10e.sse"),
         "server_error",
@@ -529,7 +569,13 @@ fn e12_framing_torture() {
     let euro = bytes.windows(3).position(|w| w == "€".as_bytes()).unwrap() + 1;
     let first_event_end = bytes.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
     let mut pieces: Vec<&[u8]> = bytes[..first_event_end].chunks(1).collect();
-    let mut cuts = vec![first_event_end, crlf.max(first_event_end), json, euro, bytes.len()];
+    let mut cuts = vec![
+        first_event_end,
+        crlf.max(first_event_end),
+        json,
+        euro,
+        bytes.len(),
+    ];
     cuts.sort();
     cuts.dedup();
     let mut at = first_event_end;
@@ -550,7 +596,11 @@ fn e13_truncated_call_reported_as_tool_calls_is_incomplete() {
     assert_common(&evs);
     assert_eq!(
         types(&evs),
-        ["response.created", "response.in_progress", "response.incomplete"]
+        [
+            "response.created",
+            "response.in_progress",
+            "response.incomplete"
+        ]
     );
     let resp = terminal(&evs);
     assert_eq!(resp["status"], "incomplete");
@@ -571,7 +621,10 @@ fn e13_with_apply_patch_as_a_freeform_tool_is_still_incomplete() {
     let (out, t) = run_pieces(&[fixture!("E13.sse")], ctx_with(tools, opts()));
     let evs = events(&out);
     assert!(done_items(&evs).is_empty());
-    assert_eq!(terminal(&evs)["incomplete_details"]["reason"], "max_output_tokens");
+    assert_eq!(
+        terminal(&evs)["incomplete_details"]["reason"],
+        "max_output_tokens"
+    );
     assert!(matches!(t.outcome(), Outcome::Incomplete { .. }));
 }
 
@@ -642,7 +695,12 @@ fn calls_are_rebuilt_through_the_tool_table() {
     assert_eq!(items[3]["input"], "raw patch text");
     assert_eq!(items[4]["name"], "unknown_tool");
     assert_eq!(items[4]["arguments"], "{}");
-    assert!(items[4]["call_id"].as_str().unwrap().starts_with("call_t1_"));
+    assert!(
+        items[4]["call_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("call_t1_")
+    );
 }
 
 #[test]
@@ -670,19 +728,40 @@ fn custom_input_falls_back_to_the_raw_arguments() {
 #[test]
 fn gemini_index_zero_reuse_with_new_ids_and_name_after_arguments() {
     let datas = vec![
-        chunk(serde_json::json!({"tool_calls":[{"index":0,"id":"a","function":{"name":"f","arguments":"{\"n\":1}"}}]}), None),
-        chunk(serde_json::json!({"tool_calls":[{"index":0,"id":"b","function":{"name":"f","arguments":"{\"n\":2}"}}]}), None),
+        chunk(
+            serde_json::json!({"tool_calls":[{"index":0,"id":"a","function":{"name":"f","arguments":"{\"n\":1}"}}]}),
+            None,
+        ),
+        chunk(
+            serde_json::json!({"tool_calls":[{"index":0,"id":"b","function":{"name":"f","arguments":"{\"n\":2}"}}]}),
+            None,
+        ),
         // Name arriving after the arguments, id repeated on every fragment (DeepSeek).
-        chunk(serde_json::json!({"tool_calls":[{"index":1,"id":"c","type":"function","function":{"arguments":"{\"n\":"}}]}), None),
-        chunk(serde_json::json!({"tool_calls":[{"index":1,"id":"c","type":"","function":{"arguments":"3}"}}]}), None),
-        chunk(serde_json::json!({"tool_calls":[{"index":1,"id":"c","function":{"name":"g"}}]}), None),
+        chunk(
+            serde_json::json!({"tool_calls":[{"index":1,"id":"c","type":"function","function":{"arguments":"{\"n\":"}}]}),
+            None,
+        ),
+        chunk(
+            serde_json::json!({"tool_calls":[{"index":1,"id":"c","type":"","function":{"arguments":"3}"}}]}),
+            None,
+        ),
+        chunk(
+            serde_json::json!({"tool_calls":[{"index":1,"id":"c","function":{"name":"g"}}]}),
+            None,
+        ),
         // Several calls in one array, no index, no id.
-        chunk(serde_json::json!({"tool_calls":[
-            {"function":{"name":"h","arguments":"{}"}},
-            {"function":{"name":"h","arguments":"{\"k\":1}"}}
-        ]}), None),
+        chunk(
+            serde_json::json!({"tool_calls":[
+                {"function":{"name":"h","arguments":"{}"}},
+                {"function":{"name":"h","arguments":"{\"k\":1}"}}
+            ]}),
+            None,
+        ),
         // Arguments given as an object (llama-server).
-        chunk(serde_json::json!({"tool_calls":[{"id":"d","function":{"name":"i","arguments":{"z":[1]}}}]}), Some("tool_calls")),
+        chunk(
+            serde_json::json!({"tool_calls":[{"id":"d","function":{"name":"i","arguments":{"z":[1]}}}]}),
+            Some("tool_calls"),
+        ),
         // A second finish chunk is ignored.
         chunk(serde_json::json!({}), Some("stop")),
         done("[DONE]"),
@@ -713,19 +792,45 @@ fn gemini_index_zero_reuse_with_new_ids_and_name_after_arguments() {
 fn indexless_idless_whole_calls_in_separate_chunks_stay_separate() {
     let datas = vec![
         // Ollama style: each call whole, no index, no id.
-        chunk(serde_json::json!({"tool_calls":[{"function":{"name":"a","arguments":"{\"x\":1}"}}]}), None),
-        chunk(serde_json::json!({"tool_calls":[{"function":{"name":"a","arguments":"{\"x\":2}"}}]}), None),
-        chunk(serde_json::json!({"tool_calls":[{"function":{"name":"b","arguments":""}}]}), None),
-        chunk(serde_json::json!({"tool_calls":[{"function":{"name":"c","arguments":"{}"}}]}), None),
+        chunk(
+            serde_json::json!({"tool_calls":[{"function":{"name":"a","arguments":"{\"x\":1}"}}]}),
+            None,
+        ),
+        chunk(
+            serde_json::json!({"tool_calls":[{"function":{"name":"a","arguments":"{\"x\":2}"}}]}),
+            None,
+        ),
+        chunk(
+            serde_json::json!({"tool_calls":[{"function":{"name":"b","arguments":""}}]}),
+            None,
+        ),
+        chunk(
+            serde_json::json!({"tool_calls":[{"function":{"name":"c","arguments":"{}"}}]}),
+            None,
+        ),
         // Name repeated on every fragment while the arguments grow.
-        chunk(serde_json::json!({"tool_calls":[{"function":{"name":"d","arguments":"{\"y\""}}]}), None),
-        chunk(serde_json::json!({"tool_calls":[{"function":{"name":"d","arguments":":3}"}}]}), None),
-        chunk(serde_json::json!({"tool_calls":[{"function":{"name":"d","arguments":""}}]}), Some("tool_calls")),
+        chunk(
+            serde_json::json!({"tool_calls":[{"function":{"name":"d","arguments":"{\"y\""}}]}),
+            None,
+        ),
+        chunk(
+            serde_json::json!({"tool_calls":[{"function":{"name":"d","arguments":":3}"}}]}),
+            None,
+        ),
+        chunk(
+            serde_json::json!({"tool_calls":[{"function":{"name":"d","arguments":""}}]}),
+            Some("tool_calls"),
+        ),
     ];
     let (evs, _) = run_data(&datas, ctx());
     let got: Vec<(String, String)> = done_items(&evs)
         .iter()
-        .map(|i| (i["name"].as_str().unwrap().into(), i["arguments"].as_str().unwrap().into()))
+        .map(|i| {
+            (
+                i["name"].as_str().unwrap().into(),
+                i["arguments"].as_str().unwrap().into(),
+            )
+        })
         .collect();
     let want: Vec<(String, String)> = [
         ("a", r#"{"x":1}"#),
@@ -741,11 +846,36 @@ fn indexless_idless_whole_calls_in_separate_chunks_stay_separate() {
 }
 
 #[test]
+fn a_call_opened_without_index_continues_with_one() {
+    let datas = vec![
+        chunk(
+            serde_json::json!({"tool_calls":[{"id":"k","function":{"name":"f","arguments":"{\"a\""}}]}),
+            None,
+        ),
+        chunk(
+            serde_json::json!({"tool_calls":[{"index":0,"function":{"arguments":":1"}}]}),
+            None,
+        ),
+        chunk(
+            serde_json::json!({"tool_calls":[{"index":0,"id":"k","function":{"arguments":"}"}}]}),
+            Some("tool_calls"),
+        ),
+    ];
+    let (evs, _) = run_data(&datas, ctx());
+    let items = done_items(&evs);
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["arguments"], r#"{"a":1}"#);
+}
+
+#[test]
 fn length_finish_closes_text_but_never_emits_calls() {
     let datas = vec![
         chunk(serde_json::json!({"reasoning_content":"think"}), None),
         chunk(serde_json::json!({"content":"partial"}), None),
-        chunk(serde_json::json!({"tool_calls":[{"index":0,"id":"x","function":{"name":"f","arguments":"{}"}}]}), Some("length")),
+        chunk(
+            serde_json::json!({"tool_calls":[{"index":0,"id":"x","function":{"name":"f","arguments":"{}"}}]}),
+            Some("length"),
+        ),
         done("[DONE]"),
     ];
     let (evs, t) = run_data(&datas, ctx());
@@ -757,28 +887,57 @@ fn length_finish_closes_text_but_never_emits_calls() {
     assert_eq!(evs.last().unwrap().0, "response.incomplete");
     assert_eq!(resp["incomplete_details"]["reason"], "max_output_tokens");
     assert_eq!(resp["output"].as_array().unwrap().len(), 2);
-    assert_eq!(t.outcome(), &Outcome::Incomplete { reason: "max_output_tokens".into() });
+    assert_eq!(
+        t.outcome(),
+        &Outcome::Incomplete {
+            reason: "max_output_tokens".into()
+        }
+    );
 
-    let datas = vec![chunk(serde_json::json!({"content":"no"}), Some("content_filter"))];
+    let datas = vec![chunk(
+        serde_json::json!({"content":"no"}),
+        Some("content_filter"),
+    )];
     let (evs, _) = run_data(&datas, ctx());
-    assert_eq!(terminal(&evs)["incomplete_details"]["reason"], "content_filter");
+    assert_eq!(
+        terminal(&evs)["incomplete_details"]["reason"],
+        "content_filter"
+    );
 }
 
 #[test]
 fn done_without_finish_and_empty_streams() {
     // [DONE] after content but without any finish_reason: a normal stop.
-    let (evs, t) = run_data(&[chunk(serde_json::json!({"content":"hi"}), None), done("[DONE]")], ctx());
+    let (evs, t) = run_data(
+        &[
+            chunk(serde_json::json!({"content":"hi"}), None),
+            done("[DONE]"),
+        ],
+        ctx(),
+    );
     assert_eq!(evs.last().unwrap().0, "response.completed");
     assert_eq!(t.outcome(), &Outcome::Completed);
     // [DONE] and nothing else: failed.
-    let (evs, t) = run_data(&[chunk(serde_json::json!({"content":""}), None), done("[DONE]")], ctx());
+    let (evs, t) = run_data(
+        &[
+            chunk(serde_json::json!({"content":""}), None),
+            done("[DONE]"),
+        ],
+        ctx(),
+    );
     assert_eq!(terminal(&evs)["error"]["code"], "server_error");
     assert!(matches!(t.outcome(), Outcome::Failed { .. }));
     // An empty body.
     let (evs, _) = run_data(&[], ctx());
-    assert_eq!(terminal(&evs)["error"]["message"], "upstream closed the stream before finishing");
+    assert_eq!(
+        terminal(&evs)["error"]["message"],
+        "upstream closed the stream before finishing"
+    );
     // A finish with no output at all is a (empty) completed reply.
-    let (evs, _) = run_data(&[chunk(serde_json::json!({"content":""}), Some("stop"))], ctx());
+    let (evs, _) = run_data(
+        &[chunk(serde_json::json!({"content":""}), Some("stop"))],
+        ctx(),
+    );
     assert_eq!(terminal(&evs)["status"], "completed");
     assert!(done_items(&evs).is_empty());
 }
@@ -790,9 +949,15 @@ fn garbage_and_odd_chunks_are_skipped() {
         done("{\"choices\": 5}"),
         done("{\"object\":\"ping\"}"),
         done(r#"{"choices":[{"index":1,"delta":{"content":"other choice"}}]}"#),
-        done(r#"{"choices":[{"delta":{"role":"assistant","content":[{"type":"text","text":"parts"}],"tool_calls":null}}],"extra":{"a":1}}"#),
-        done(r#"{"choices":[{"index":0,"delta":{"content":" ok","reasoning":{"effort":"low"}}}],"usage":{"prompt_tokens":"x"}}"#),
-        done(r#"{"choices":[],"usage":{"prompt_tokens":10,"completion_tokens":4,"prompt_cache_hit_tokens":6,"completion_tokens_details":{"reasoning_tokens":2}}}"#),
+        done(
+            r#"{"choices":[{"delta":{"role":"assistant","content":[{"type":"text","text":"parts"}],"tool_calls":null}}],"extra":{"a":1}}"#,
+        ),
+        done(
+            r#"{"choices":[{"index":0,"delta":{"content":" ok","reasoning":{"effort":"low"}}}],"usage":{"prompt_tokens":"x"}}"#,
+        ),
+        done(
+            r#"{"choices":[],"usage":{"prompt_tokens":10,"completion_tokens":4,"prompt_cache_hit_tokens":6,"completion_tokens_details":{"reasoning_tokens":2}}}"#,
+        ),
         done(r#"{"choices":[],"usage":{"prompt_tokens":1.5,"completion_tokens":4}}"#),
         chunk(serde_json::json!({}), Some("stop")),
         done("[DONE]"),
@@ -828,9 +993,17 @@ fn think_splitter_edge_cases() {
         // Not a think tag after all: held back only while it could be one.
         (&["<", "b>bold</b>"], None, "<b>bold</b>"),
         (&["<thi"], None, "<thi"),
-        (&["\n\n<think>", "r", "</think>", "answer"], Some("r"), "answer"),
+        (
+            &["\n\n<think>", "r", "</think>", "answer"],
+            Some("r"),
+            "answer",
+        ),
         (&["<think></think>answer"], None, "answer"),
-        (&["<think>\nabc\n\n", "</thi", "nk>  \n", "\n x"], Some("abc"), "x"),
+        (
+            &["<think>\nabc\n\n", "</thi", "nk>  \n", "\n x"],
+            Some("abc"),
+            "x",
+        ),
         (&["<think>never closed </th"], Some("never closed </th"), ""),
         (&["Hello <think>x</think>"], None, "Hello <think>x</think>"),
         (&["<think>a </b", "> c</think>d"], Some("a </b> c"), "d"),
@@ -854,7 +1027,11 @@ fn think_splitter_edge_cases() {
             .unwrap_or_default();
         assert_eq!(got_r.as_deref(), *reasoning, "{pieces:?}");
         assert_eq!(got_t, *text, "{pieces:?}");
-        assert_eq!(concat_deltas(&evs, "response.output_text.delta"), *text, "{pieces:?}");
+        assert_eq!(
+            concat_deltas(&evs, "response.output_text.delta"),
+            *text,
+            "{pieces:?}"
+        );
         assert_eq!(
             concat_deltas(&evs, "response.reasoning_text.delta"),
             reasoning.unwrap_or(""),
@@ -878,21 +1055,48 @@ fn reasoning_summary_off_keeps_an_empty_summary() {
 #[test]
 fn error_forms_and_codes_in_the_stream() {
     let cases = [
-        (r#"{"error":{"message":"This model's maximum context length is 8192 tokens","type":"invalid_request_error","code":"context_length_exceeded"}}"#, "context_length_exceeded"),
-        (r#"{"error":{"message":"Rate limit exceeded","code":429}}"#, "rate_limit_exceeded"),
-        (r#"{"error":{"message":"Engine overloaded","code":"server_is_overloaded"}}"#, "server_is_overloaded"),
-        (r#"{"error":{"message":"You exceeded your current quota","type":"insufficient_quota"}}"#, "insufficient_quota"),
-        (r#"{"choices":[{"index":0,"delta":{},"finish_reason":"error","error":{"message":"choice failed"}}]}"#, "server_error"),
-        (r#"{"choices":[{"index":0,"delta":{},"finish_reason":"error"}]}"#, "server_error"),
+        (
+            r#"{"error":{"message":"This model's maximum context length is 8192 tokens","type":"invalid_request_error","code":"context_length_exceeded"}}"#,
+            "context_length_exceeded",
+        ),
+        (
+            r#"{"error":{"message":"Rate limit exceeded","code":429}}"#,
+            "rate_limit_exceeded",
+        ),
+        (
+            r#"{"error":{"message":"Engine overloaded","code":"server_is_overloaded"}}"#,
+            "server_is_overloaded",
+        ),
+        (
+            r#"{"error":{"message":"You exceeded your current quota","type":"insufficient_quota"}}"#,
+            "insufficient_quota",
+        ),
+        (
+            r#"{"choices":[{"index":0,"delta":{},"finish_reason":"error","error":{"message":"choice failed"}}]}"#,
+            "server_error",
+        ),
+        (
+            r#"{"choices":[{"index":0,"delta":{},"finish_reason":"error"}]}"#,
+            "server_error",
+        ),
     ];
     for (data, code) in cases {
-        let datas = vec![chunk(serde_json::json!({"content":"x"}), None), done(data), done("[DONE]")];
+        let datas = vec![
+            chunk(serde_json::json!({"content":"x"}), None),
+            done(data),
+            done("[DONE]"),
+        ];
         let (evs, _) = run_data(&datas, ctx());
         let resp = terminal(&evs);
         assert_eq!(resp["error"]["code"], code, "{data}");
         assert!(done_items(&evs).is_empty());
         if code == "rate_limit_exceeded" {
-            assert!(resp["error"]["message"].as_str().unwrap().contains("try again in 2s"));
+            assert!(
+                resp["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("try again in 2s")
+            );
         }
     }
 }
@@ -935,7 +1139,8 @@ fn fail_heartbeat_and_termination() {
 // ---- JSON mode ----
 
 fn json_mode(body: &str, tools: ToolTable) -> (Value, Outcome) {
-    let (bytes, outcome) = translate_chat_response(body.as_bytes(), ctx_with(tools, opts())).unwrap();
+    let (bytes, outcome) =
+        translate_chat_response(body.as_bytes(), ctx_with(tools, opts())).unwrap();
     (serde_json::from_slice(&bytes).unwrap(), outcome)
 }
 
@@ -967,7 +1172,12 @@ fn json_reply_with_reasoning_and_tool_calls() {
     let out = v["output"].as_array().unwrap();
     assert_eq!(out.len(), 3);
     assert_eq!(out[0]["type"], "reasoning");
-    assert_eq!(reasoning::decode(out[0]["encrypted_content"].as_str().unwrap()).unwrap().text, "need ls");
+    assert_eq!(
+        reasoning::decode(out[0]["encrypted_content"].as_str().unwrap())
+            .unwrap()
+            .text,
+        "need ls"
+    );
     assert_eq!(out[1]["call_id"], "call_X0x");
     assert_eq!(out[2]["call_id"], "call_Y");
     assert!(v.get("usage").is_none());
@@ -975,17 +1185,28 @@ fn json_reply_with_reasoning_and_tool_calls() {
 
 #[test]
 fn json_reply_errors_and_garbage() {
-    let (v, outcome) = json_mode(r#"{"error":{"message":"Model busy, retry later","code":"engine_overloaded"}}"#, ToolTable::new());
+    let (v, outcome) = json_mode(
+        r#"{"error":{"message":"Model busy, retry later","code":"engine_overloaded"}}"#,
+        ToolTable::new(),
+    );
     assert_eq!(v["status"], "failed");
     assert_eq!(v["error"]["code"], "rate_limit_exceeded");
     assert!(matches!(outcome, Outcome::Failed { .. }));
     let (v, _) = json_mode("<html>oops</html>", ToolTable::new());
     assert_eq!(v["error"]["code"], "server_error");
     assert_eq!(v["error"]["message"], "upstream reply is not JSON");
-    let (v, outcome) = json_mode(r#"{"choices":[{"index":0,"message":{"content":"cut"},"finish_reason":"length"}]}"#, ToolTable::new());
+    let (v, outcome) = json_mode(
+        r#"{"choices":[{"index":0,"message":{"content":"cut"},"finish_reason":"length"}]}"#,
+        ToolTable::new(),
+    );
     assert_eq!(v["status"], "incomplete");
     assert_eq!(v["incomplete_details"]["reason"], "max_output_tokens");
-    assert_eq!(outcome, Outcome::Incomplete { reason: "max_output_tokens".into() });
+    assert_eq!(
+        outcome,
+        Outcome::Incomplete {
+            reason: "max_output_tokens".into()
+        }
+    );
 }
 
 // ---- re-chunking ----
@@ -1023,4 +1244,11 @@ proptest! {
         let whole = run(bytes).0;
         prop_assert_eq!(run_split(bytes, &cuts), whole, "{}", name);
     }
+}
+
+#[test]
+#[ignore]
+fn print_e8() {
+    let (out, _) = run(fixture!("E8.sse"));
+    println!("{}", String::from_utf8(out).unwrap());
 }
