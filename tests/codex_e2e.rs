@@ -675,6 +675,27 @@ mod harness {
     }
 
     #[tokio::test]
+    async fn repository_fixtures_are_served_byte_for_byte() {
+        let mock = MockUpstream::start().await;
+        let e1 = std::fs::read(super::common::mock_upstream::fixture_path("E1")).expect("E1.sse");
+        mock.push(Reply::fixture("E1"));
+        mock.push(Reply::fixture_split("E1", &[3, 100, 101]));
+        mock.push(Reply::error_fixture("E11-429-engine_overloaded"));
+        mock.push(Reply::error_fixture("E11-405-empty"));
+        for _ in 0..2 {
+            let r = post_chat(&mock, json!({"stream": true})).await;
+            assert_eq!(r.bytes().await.unwrap().as_ref(), e1.as_slice());
+        }
+        let r = post_chat(&mock, json!({"stream": true})).await;
+        assert_eq!(r.status(), 429);
+        assert_eq!(json_of(r).await["error"]["code"], "engine_overloaded");
+        let r = post_chat(&mock, json!({"stream": true})).await;
+        assert_eq!(r.status(), 405);
+        assert!(r.headers().get("content-type").is_none());
+        assert!(r.text().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
     async fn strict_reasoning_mode_answers_the_deepseek_400() {
         let mock = MockUpstream::start().await;
         mock.set_strict_reasoning(true);

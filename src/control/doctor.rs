@@ -315,7 +315,7 @@ async fn probe_upstream(http: &reqwest::Client, u: &UpstreamStatus, env: &Env) -
             what,
             format!("'{name}' unreachable: GET {url}: {}", error_chain(&e)),
             format!(
-                "check the URL ({}) and the network; the daemon cannot reach it either",
+                "check the URL ({}) and the network",
                 if u.name == crate::config::DEFAULT_UPSTREAM {
                     "upstream.url".to_owned()
                 } else {

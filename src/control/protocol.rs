@@ -118,6 +118,17 @@ pub enum Request {
 }
 
 impl Request {
+    /// The `"cmd"` name of this request.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Request::Status => "status",
+            Request::GetLogLevel => "get-log-level",
+            Request::SetLogLevel { .. } => "set-log-level",
+            Request::Reload => "reload",
+            Request::Resolve { .. } => "resolve",
+        }
+    }
+
     /// Every command name of this protocol version, as sent in `"cmd"`.
     pub const NAMES: &'static [&'static str] = &[
         "status",
@@ -343,6 +354,7 @@ mod tests {
         ] {
             let line = RequestLine::new(r.clone()).to_line();
             assert!(line.ends_with('\n') && !line[..line.len() - 1].contains('\n'));
+            assert!(line.contains(&format!("\"cmd\":\"{}\"", r.name())), "{line}");
             let back = RequestLine::parse(line.trim_end().as_bytes()).unwrap();
             assert_eq!(back.request, r);
             assert_eq!(back.v, PROTOCOL_VERSION);

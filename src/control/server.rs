@@ -330,6 +330,7 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
 
 /// Answers one request.
 pub async fn handle(req: Request, state: &State, events: &mpsc::UnboundedSender<Event>) -> Reply {
+    tracing::debug!(cmd = req.name(), "Control request");
     match req {
         Request::Status => Reply {
             status: Some(status(state)),

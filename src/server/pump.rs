@@ -114,6 +114,13 @@ async fn run(p: Pump) {
                 }
             },
             _ = sleep_until(next_beat.min(idle_deadline)) => {
+                if Instant::now() >= idle_deadline && translator.finish_reason().is_some() {
+                    // The model finished but the provider never sent [DONE] nor closed: the
+                    // reply is whole, so complete it rather than report a failure.
+                    translator.finish_eof(&mut out);
+                    send(&tx, &mut out).await;
+                    break;
+                }
                 if Instant::now() >= idle_deadline {
                     translator.fail(
                         "server_error",

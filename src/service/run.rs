@@ -55,7 +55,24 @@ pub struct Daemon {
 /// Runs the daemon until a stop signal; returns the process exit code.
 pub async fn run(d: Daemon) -> i32 {
     let log = logging::init(d.config.log.format, &d.config.log.level);
-    let addr = d.config.bind_addr();
+    let state = State::new(d.config, log);
+    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
+    // The control socket comes first: it is also the "is another daemon running?" check, so a
+    // second daemon refuses before binding anything. Dropping `_control` (any return below)
+    // removes the socket file.
+    let control_path = state.config().control_socket.clone();
+    let _control =
+        match crate::control::server::spawn(Arc::clone(&state), ev_tx.clone(), &control_path)
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "Cannot start the control socket");
+                eprintln!("deepinfra-shim: {e}");
+                return 2;
+            }
+        };
+    let addr = state.config().bind_addr();
     let listener = match TcpListener::bind(&addr).await {
         Ok(l) => l,
         Err(e) => {
@@ -65,20 +82,19 @@ pub async fn run(d: Daemon) -> i32 {
         }
     };
     let local: SocketAddr = listener.local_addr().expect("bound socket has an address");
-    let state = State::new(d.config, log);
     let _ = state.listen_addr.set(local);
+    // Signals and the file watcher are armed before we announce the address: an edit or a
+    // SIGHUP that follows the "Listening" line must never be missed.
+    spawn_signal_forwarder(ev_tx.clone());
+    let _watcher = super::watch::spawn(d.watch_path.as_deref(), ev_tx.clone());
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let server = tokio::spawn(crate::server::serve(listener, Arc::clone(&state), stop_rx));
     tracing::info!(
         upstream = %state.config().default_upstream.url,
         version = crate::VERSION,
         "Listening on http://{local}"
     );
-
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let server = tokio::spawn(crate::server::serve(listener, Arc::clone(&state), stop_rx));
-
-    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
-    spawn_signal_forwarder(ev_tx.clone());
-    let _watcher = super::watch::spawn(d.watch_path.as_deref(), ev_tx.clone());
     spawn_watchdog(Arc::clone(&state));
     notify::ready(&status_line(&state));
 

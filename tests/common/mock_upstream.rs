@@ -489,6 +489,35 @@ impl Reply {
         }
     }
 
+    /// A pre-stream error fixture, `tests/fixtures/upstream/E11-<status>-<name>.json`: the
+    /// status comes from the file name, the body is the file's exact bytes (an empty file means
+    /// an empty body without content type). Accepts the bare stem (`"E11-429-model_busy"`) or a
+    /// path. Read now; panics if the file is missing or its name carries no status.
+    pub fn error_fixture(name: &str) -> Reply {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let path = if name.contains('/') || name.ends_with(".json") {
+            let p = PathBuf::from(name);
+            if p.is_absolute() { p } else { root.join(p) }
+        } else {
+            root.join("tests/fixtures/upstream")
+                .join(format!("{name}.json"))
+        };
+        let file_name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let status: u16 = file_name
+            .split('-')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                panic!("error fixture {file_name}: expected E11-<status>-<name>.json")
+            });
+        let body = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("error fixture {}: {e}", path.display()));
+        Reply::json(status, body)
+    }
+
     /// Any status with a JSON body.
     pub fn json(status: u16, body: impl Into<String>) -> Reply {
         Reply::Json {

@@ -1245,10 +1245,3 @@ proptest! {
         prop_assert_eq!(run_split(bytes, &cuts), whole, "{}", name);
     }
 }
-
-#[test]
-#[ignore]
-fn print_e8() {
-    let (out, _) = run(fixture!("E8.sse"));
-    println!("{}", String::from_utf8(out).unwrap());
-}

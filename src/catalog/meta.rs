@@ -1,0 +1,181 @@
+//! What an upstream's `GET /models` says about its models, reduced to the facts the catalog
+//! needs. Pure: bytes or JSON in, [`ModelMeta`] out.
+//!
+//! Shapes understood (upstream.md §1.8): the OpenAI list `{"object":"list","data":[…]}` (or a
+//! bare array) whose items carry DeepInfra's `metadata: {context_length, max_tokens, tags}`
+//! (`metadata` may be `null`); a top-level `context_length` (OpenRouter style) or
+//! `max_model_len` (vLLM) is used when there is no `metadata.context_length`. Numbers may come
+//! as integers, floats or numeric strings; anything else is ignored, never an error, so one
+//! odd entry does not cost the whole list.
+
+use serde_json::Value;
+
+/// One model of an upstream's list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModelMeta {
+    /// The model id, as sent upstream.
+    pub id: String,
+    /// `metadata` was present and an object.
+    pub has_metadata: bool,
+    /// Context window in tokens (prompt + output).
+    pub context_length: Option<u64>,
+    /// Longest output in tokens.
+    pub max_tokens: Option<u64>,
+    /// `metadata.tags`, lowercased (`chat`, `vision`, `reasoning_effort`, `embed`, …).
+    pub tags: Vec<String>,
+    pub description: Option<String>,
+}
+
+impl ModelMeta {
+    pub fn has_tag(&self, tag: &str) -> bool {
+        self.tags.iter().any(|t| t == tag)
+    }
+
+    /// A chat model we can describe: tagged `chat`, or (when the list carries no tags for it)
+    /// one whose context length is known. Embedding, image and other models are tagged
+    /// without `chat` on DeepInfra and are left out.
+    pub fn is_chat(&self) -> bool {
+        if self.tags.is_empty() {
+            self.context_length.is_some()
+        } else {
+            self.has_tag("chat")
+        }
+    }
+
+    /// `vision` tag, when the upstream tags its models at all.
+    pub fn vision(&self) -> Option<bool> {
+        (!self.tags.is_empty()).then(|| self.has_tag("vision"))
+    }
+
+    /// Accepts `reasoning_effort` (DeepInfra tags such models `reasoning_effort`), when the
+    /// upstream tags its models at all.
+    pub fn reasoning(&self) -> Option<bool> {
+        (!self.tags.is_empty()).then(|| self.has_tag("reasoning_effort"))
+    }
+}
+
+/// Parses a `GET /models` body.
+pub fn parse_models(body: &[u8]) -> Result<Vec<ModelMeta>, String> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| format!("the model list is not JSON ({e})"))?;
+    models_from_value(&value)
+}
+
+/// Reads the list from an already parsed body.
+pub fn models_from_value(value: &Value) -> Result<Vec<ModelMeta>, String> {
+    let items = match value {
+        Value::Array(items) => items,
+        Value::Object(o) => match o.get("data").or_else(|| o.get("models")) {
+            Some(Value::Array(items)) => items,
+            _ => return Err("the model list has no `data` array".to_owned()),
+        },
+        _ => return Err("the model list is neither an object nor an array".to_owned()),
+    };
+    Ok(items.iter().filter_map(model_from_value).collect())
+}
+
+fn model_from_value(item: &Value) -> Option<ModelMeta> {
+    let id = item.get("id").and_then(Value::as_str)?.trim();
+    if id.is_empty() {
+        return None;
+    }
+    let meta = item.get("metadata").and_then(Value::as_object);
+    let from_meta = |k: &str| meta.and_then(|m| m.get(k)).and_then(as_count);
+    let context_length = from_meta("context_length")
+        .or_else(|| item.get("context_length").and_then(as_count))
+        .or_else(|| item.get("max_model_len").and_then(as_count));
+    let tags = meta
+        .and_then(|m| m.get("tags"))
+        .and_then(Value::as_array)
+        .map(|tags| {
+            tags.iter()
+                .filter_map(Value::as_str)
+                .map(|t| t.trim().to_ascii_lowercase())
+                .filter(|t| !t.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(ModelMeta {
+        id: id.to_owned(),
+        has_metadata: meta.is_some(),
+        context_length,
+        max_tokens: from_meta("max_tokens"),
+        tags,
+        description: meta
+            .and_then(|m| m.get("description"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+    })
+}
+
+/// A positive token count from an integer, a float or a numeric string.
+fn as_count(v: &Value) -> Option<u64> {
+    let n = match v {
+        Value::Number(n) => n
+            .as_u64()
+            .or_else(|| n.as_f64().filter(|f| f.is_finite() && *f >= 1.0).map(|f| f as u64)),
+        Value::String(s) => s.trim().parse::<u64>().ok(),
+        _ => None,
+    };
+    n.filter(|n| *n > 0)
+}
+
+/// Finds `id` in a list: exact first, then ignoring ASCII case (a route written with other
+/// casing still gets the facts; the name sent upstream is unchanged).
+pub fn find<'a>(list: &'a [ModelMeta], id: &str) -> Option<&'a ModelMeta> {
+    list.iter()
+        .find(|m| m.id == id)
+        .or_else(|| list.iter().find(|m| m.id.eq_ignore_ascii_case(id)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn deepinfra_list() {
+        let body = json!({"object":"list","data":[
+            {"id":"deepseek-ai/DeepSeek-V3.2","object":"model","created":0,"owned_by":"deepinfra",
+             "root":"deepseek-ai/DeepSeek-V3.2","parent":null,
+             "metadata":{"description":"d","context_length":163840,"max_tokens":16384,
+                         "pricing":{"input_tokens":0.27},"tags":["chat","reasoning_effort","prompt_cache"]}},
+            {"id":"meta-llama/Llama-Guard-4-12B","object":"model","created":0,"metadata":null},
+            {"id":"BAAI/bge-m3","metadata":{"context_length":8192,"tags":["embed"]}},
+            {"id":"Qwen/Qwen3-VL","metadata":{"context_length":"262144","max_tokens":32768.0,"tags":["Chat","VISION"]}},
+            {"id":"","metadata":null},
+            {"object":"model"}
+        ]});
+        let list = models_from_value(&body).unwrap();
+        assert_eq!(list.len(), 4);
+        let ds = find(&list, "deepseek-ai/DeepSeek-V3.2").unwrap();
+        assert_eq!(ds.context_length, Some(163_840));
+        assert_eq!(ds.max_tokens, Some(16_384));
+        assert!(ds.is_chat());
+        assert_eq!(ds.reasoning(), Some(true));
+        assert_eq!(ds.vision(), Some(false));
+        let guard = find(&list, "meta-llama/llama-guard-4-12b").unwrap();
+        assert!(!guard.has_metadata && !guard.is_chat());
+        assert_eq!(guard.vision(), None);
+        assert!(!find(&list, "BAAI/bge-m3").unwrap().is_chat());
+        let vl = find(&list, "Qwen/Qwen3-VL").unwrap();
+        assert_eq!(vl.context_length, Some(262_144));
+        assert_eq!(vl.max_tokens, Some(32_768));
+        assert_eq!(vl.vision(), Some(true));
+        assert!(vl.is_chat());
+    }
+
+    #[test]
+    fn other_shapes() {
+        let vllm = br#"{"object":"list","data":[{"id":"local-model","max_model_len":32768}]}"#;
+        let list = parse_models(vllm).unwrap();
+        assert_eq!(list[0].context_length, Some(32_768));
+        assert!(list[0].is_chat());
+        let bare = br#"[{"id":"x","context_length":1000}]"#;
+        assert_eq!(parse_models(bare).unwrap()[0].context_length, Some(1000));
+        assert!(parse_models(b"<html>").is_err());
+        assert!(parse_models(br#"{"error":"x"}"#).is_err());
+        let no_meta = br#"{"data":[{"id":"y"}]}"#;
+        assert!(!parse_models(no_meta).unwrap()[0].is_chat());
+    }
+}
