@@ -314,6 +314,13 @@ async fn sd_notify_ready_reloading_stopping() {
     seen.retain(|m| !m.contains("RELOADING=1"));
     assert!(wait_notify(&sock, "READY=1", Duration::from_secs(5), &mut seen), "{seen:?}");
     seen.clear();
+    // A refused reload is reported in STATUS= (and the old config stays).
+    std::fs::write(d.config_path().unwrap(), "log: { levle: info }\n").unwrap();
+    d.signal("HUP");
+    assert!(wait_notify(&sock, "READY=1", Duration::from_secs(5), &mut seen), "{seen:?}");
+    let ready = seen.iter().rev().find(|m| m.contains("READY=1")).unwrap();
+    assert!(ready.contains("STATUS=") && ready.contains("refused"), "{ready}");
+    seen.clear();
     let status = d.terminate(Duration::from_secs(10));
     assert!(status.success());
     assert!(wait_notify(&sock, "STOPPING=1", Duration::from_secs(2), &mut seen), "{seen:?}");
@@ -401,6 +408,21 @@ async fn a_log_level_change_in_the_file_applies_on_reload() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(finished() > before, "{}", d.logs());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_watchdog_is_fed_at_half_the_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&path).unwrap();
+    let _d = Daemon::builder()
+        .env("NOTIFY_SOCKET", &path)
+        .env("WATCHDOG_USEC", "400000")
+        .start();
+    let mut seen = Vec::new();
+    assert!(wait_notify(&sock, "WATCHDOG=1", Duration::from_secs(3), &mut seen), "{seen:?}");
+    seen.clear();
+    assert!(wait_notify(&sock, "WATCHDOG=1", Duration::from_secs(1), &mut seen), "fed again: {seen:?}");
 }
 
 /// Bounded load test: concurrent streams while the config is reloaded many times. Every

@@ -51,8 +51,9 @@ async fn run(p: Pump) {
         secrets,
     } = p;
     let mut out = Vec::with_capacity(8 * 1024);
+    let mut sent: u64 = 0;
     translator.start(&mut out);
-    if !send(&tx, &mut out).await {
+    if !send(&tx, &mut out, &mut sent).await {
         return;
     }
 
@@ -80,7 +81,7 @@ async fn run(p: Pump) {
                         "deepinfra-shim is shutting down and this stream outlived the drain timeout; retry",
                         &mut out,
                     );
-                    send(&tx, &mut out).await;
+                    send(&tx, &mut out, &mut sent).await;
                     break;
                 }
             }
@@ -92,7 +93,7 @@ async fn run(p: Pump) {
                     if let Err(e) = pushed {
                         translator.fail("server_error", &format!("upstream stream is malformed: {e}"), &mut out);
                     }
-                    if !send(&tx, &mut out).await {
+                    if !send(&tx, &mut out, &mut sent).await {
                         client_gone = true;
                         break;
                     }
@@ -103,13 +104,13 @@ async fn run(p: Pump) {
                 Some(Err(e)) => {
                     let failure = crate::upstream::describe(e, &upstream.url);
                     translator.fail("server_error", &format!("upstream stream broke: {failure}"), &mut out);
-                    send(&tx, &mut out).await;
+                    send(&tx, &mut out, &mut sent).await;
                     break;
                 }
                 None => {
                     parser.finish(&mut |data| translator.push_data(data, &mut out));
                     translator.finish_eof(&mut out);
-                    send(&tx, &mut out).await;
+                    send(&tx, &mut out, &mut sent).await;
                     break;
                 }
             },
@@ -118,7 +119,7 @@ async fn run(p: Pump) {
                     // The model finished but the provider never sent [DONE] nor closed: the
                     // reply is whole, so complete it rather than report a failure.
                     translator.finish_eof(&mut out);
-                    send(&tx, &mut out).await;
+                    send(&tx, &mut out, &mut sent).await;
                     break;
                 }
                 if Instant::now() >= idle_deadline {
@@ -127,12 +128,12 @@ async fn run(p: Pump) {
                         &format!("upstream {} sent nothing for {} s", upstream.url, idle.as_secs()),
                         &mut out,
                     );
-                    send(&tx, &mut out).await;
+                    send(&tx, &mut out, &mut sent).await;
                     break;
                 }
                 translator.heartbeat(&mut out);
                 next_beat = Instant::now() + beat;
-                if !send(&tx, &mut out).await {
+                if !send(&tx, &mut out, &mut sent).await {
                     client_gone = true;
                     break;
                 }
@@ -145,7 +146,7 @@ async fn run(p: Pump) {
     let ms = guard.elapsed().as_millis() as u64;
     if client_gone {
         tracing::info!(
-            duration_ms = ms,
+            duration_ms = ms, bytes = sent,
             "Client disconnected; upstream request cancelled"
         );
         guard.failed();
@@ -157,29 +158,30 @@ async fn run(p: Pump) {
             tracing::info!(
                 status = 200,
                 outcome = "completed",
-                duration_ms = ms,
+                duration_ms = ms, bytes = sent,
                 "Stream finished"
             );
         }
         Outcome::Incomplete { reason } => {
             guard.succeeded();
-            tracing::info!(status = 200, outcome = "incomplete", reason = %reason, duration_ms = ms, "Stream finished");
+            tracing::info!(status = 200, outcome = "incomplete", reason = %reason, duration_ms = ms, bytes = sent, "Stream finished");
         }
         Outcome::Failed { code, message } => {
             let message = super::responses::redact(message, &secrets);
-            tracing::warn!(status = 200, outcome = "failed", code = %code, message = %message, duration_ms = ms, "Stream failed");
+            tracing::warn!(status = 200, outcome = "failed", code = %code, message = %message, duration_ms = ms, bytes = sent, "Stream failed");
         }
         Outcome::InProgress => {
-            tracing::warn!(duration_ms = ms, "Stream ended without a terminal event");
+            tracing::warn!(duration_ms = ms, bytes = sent, "Stream ended without a terminal event");
         }
     }
 }
 
 /// Sends what the translator wrote (if anything). False when the client is gone.
-async fn send(tx: &mpsc::Sender<Bytes>, out: &mut Vec<u8>) -> bool {
+async fn send(tx: &mpsc::Sender<Bytes>, out: &mut Vec<u8>, sent: &mut u64) -> bool {
     if out.is_empty() {
         return !tx.is_closed();
     }
+    *sent += out.len() as u64;
     let chunk = Bytes::from(std::mem::replace(out, Vec::with_capacity(8 * 1024)));
     tx.send(chunk).await.is_ok()
 }

@@ -38,12 +38,15 @@ pub fn watchdog() {
     send(&[NotifyState::Watchdog]);
 }
 
-/// Half the watchdog interval the service manager asked for, if it asked.
+/// Half the watchdog interval the service manager asked for, if it asked. Same rule as
+/// systemd's `sd_watchdog_enabled()`: `WATCHDOG_USEC` sets the interval, and `WATCHDOG_PID`,
+/// when present, must name this process (so a child that inherited the variables stays quiet).
 pub fn watchdog_interval() -> Option<Duration> {
-    let mut usec = 0u64;
-    if sd_notify::watchdog_enabled(false, &mut usec) && usec > 0 {
-        Some(Duration::from_micros(usec / 2))
-    } else {
-        None
+    let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.trim().parse().ok()?;
+    if let Ok(pid) = std::env::var("WATCHDOG_PID") {
+        if pid.trim().parse::<u32>().ok()? != std::process::id() {
+            return None;
+        }
     }
+    (usec > 0).then(|| Duration::from_micros(usec / 2))
 }
