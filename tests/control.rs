@@ -81,7 +81,10 @@ fn parse_reply(text: &str) -> Reply {
 /// The doctor line for one check (`ok    token ...`, `FAIL  token ...`).
 fn check_line<'a>(out: &'a str, what: &str) -> &'a str {
     out.lines()
-        .find(|l| l.get(6..).is_some_and(|rest| rest.split_whitespace().next() == Some(what)))
+        .find(|l| {
+            l.get(6..)
+                .is_some_and(|rest| rest.split_whitespace().next() == Some(what))
+        })
         .unwrap_or_else(|| panic!("no {what} line in:\n{out}"))
 }
 
@@ -121,23 +124,40 @@ fn v1_fixtures_still_parse() {
             let r = RequestLine::parse(l.as_bytes()).unwrap_or_else(|e| panic!("{l}: {e}"));
             assert_eq!(r.v, 1);
             // What we send today for the same request parses back to it.
-            assert_eq!(RequestLine::parse(r.to_line().trim_end().as_bytes()).unwrap(), r);
+            assert_eq!(
+                RequestLine::parse(r.to_line().trim_end().as_bytes()).unwrap(),
+                r
+            );
             r.request.name().to_owned()
         })
         .collect();
     assert_eq!(
         names,
-        ["status", "get-log-level", "set-log-level", "reload", "resolve"]
+        [
+            "status",
+            "get-log-level",
+            "set-log-level",
+            "reload",
+            "resolve"
+        ]
     );
 
     let status = parse_reply(&fixture("v1-reply-status.json"));
     let s = status.status.as_ref().expect("status payload");
     assert!(status.ok);
-    assert_eq!((s.pid, s.uptime_s, s.generation, s.reload_count), (4242, 3723, 2, 2));
+    assert_eq!(
+        (s.pid, s.uptime_s, s.generation, s.reload_count),
+        (4242, 3723, 2, 2)
+    );
     assert_eq!(s.listen, "127.0.0.1:8797");
     assert_eq!(s.requests.total, 12);
     assert_eq!(s.requests.failed, 2);
-    assert!(s.last_reload_error.as_deref().unwrap().contains("unknown key"));
+    assert!(
+        s.last_reload_error
+            .as_deref()
+            .unwrap()
+            .contains("unknown key")
+    );
     assert_eq!(s.upstreams.len(), 2);
     assert_eq!(s.upstreams[0].p50_latency_ms, Some(290));
     assert!(!s.upstreams[1].token_present);
@@ -150,15 +170,21 @@ fn v1_fixtures_still_parse() {
     assert!(m.upstreams.is_empty() && m.generation == 0 && m.config_path.is_none());
 
     assert_eq!(
-        parse_reply(&fixture("v1-reply-log-level.json")).log_level.as_deref(),
+        parse_reply(&fixture("v1-reply-log-level.json"))
+            .log_level
+            .as_deref(),
         Some("debug")
     );
-    let applied = parse_reply(&fixture("v1-reply-reload-applied.json")).reload.unwrap();
+    let applied = parse_reply(&fixture("v1-reply-reload-applied.json"))
+        .reload
+        .unwrap();
     assert!(applied.applied && applied.changes.len() == 2 && applied.generation == 3);
     let refused = parse_reply(&fixture("v1-reply-reload-refused.json"));
     assert!(!refused.ok && refused.error.is_some());
     assert_eq!(refused.reload.unwrap().reasons.len(), 2);
-    let route = parse_reply(&fixture("v1-reply-resolve.json")).route.unwrap();
+    let route = parse_reply(&fixture("v1-reply-resolve.json"))
+        .route
+        .unwrap();
     assert_eq!(route.context_window, Some(262_144));
     assert_eq!(route.upstream, "local");
     let err = parse_reply(&fixture("v1-reply-error.json"));
@@ -184,7 +210,10 @@ fn without_a_daemon_status_exits_3_and_says_how_to_start_it() {
         let err = stderr(&o);
         assert!(err.contains("not running"), "{err}");
         assert!(err.contains(&socket.display().to_string()), "{err}");
-        assert!(err.contains("systemctl --user start deepinfra-shim"), "{err}");
+        assert!(
+            err.contains("systemctl --user start deepinfra-shim"),
+            "{err}"
+        );
         assert!(err.contains("deepinfra-shim"), "{err}");
         assert!(o.stdout.is_empty());
     }
@@ -208,7 +237,11 @@ fn the_socket_comes_from_the_environment_like_the_daemons() {
         .output()
         .unwrap();
     assert_eq!(code(&o), 3);
-    assert!(stderr(&o).contains(&want.display().to_string()), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&want.display().to_string()),
+        "{}",
+        stderr(&o)
+    );
     let o = Command::new(env!("CARGO_BIN_EXE_shimctl"))
         .env_clear()
         .env("XDG_RUNTIME_DIR", dir.path())
@@ -216,7 +249,11 @@ fn the_socket_comes_from_the_environment_like_the_daemons() {
         .output()
         .unwrap();
     let default = dir.path().join("deepinfra-shim/control.sock");
-    assert!(stderr(&o).contains(&default.display().to_string()), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&default.display().to_string()),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -228,7 +265,12 @@ fn check_config_lists_every_problem_with_path_and_line() {
         "listen:\n  port: 9999\nupstream:\n  url: http://127.0.0.1:8000/v1\nmodels:\n  fast: { upstream: default, context_window: 1000 }\n",
     )
     .unwrap();
-    let o = shimctl_env(&dir.path().join("x.sock"), dir.path(), &[], &["check-config", good.to_str().unwrap()]);
+    let o = shimctl_env(
+        &dir.path().join("x.sock"),
+        dir.path(),
+        &[],
+        &["check-config", good.to_str().unwrap()],
+    );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stdout(&o).contains("configuration OK"), "{}", stdout(&o));
     assert!(stdout(&o).contains("127.0.0.1:9999"), "{}", stdout(&o));
@@ -239,27 +281,50 @@ fn check_config_lists_every_problem_with_path_and_line() {
         "listen:\n  port: 99999\nupstream:\n  url: not a url\nlog:\n  level: loud\n",
     )
     .unwrap();
-    let o = shimctl_env(&dir.path().join("x.sock"), dir.path(), &[], &["check-config", bad.to_str().unwrap()]);
+    let o = shimctl_env(
+        &dir.path().join("x.sock"),
+        dir.path(),
+        &[],
+        &["check-config", bad.to_str().unwrap()],
+    );
     assert_eq!(code(&o), 1);
     let err = stderr(&o);
     let shown = bad.display().to_string();
-    let problems: Vec<&str> = err.lines().filter(|l| l.contains(&format!("{shown}:"))).collect();
+    let problems: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains(&format!("{shown}:")))
+        .collect();
     assert!(problems.len() >= 3, "every problem with the path: {err}");
     for (key, line) in [("port", 2), ("url", 4), ("level", 6)] {
         assert!(
-            err.lines().any(|l| l.contains(&format!("{shown}:{line}")) && l.contains(key)),
+            err.lines()
+                .any(|l| l.contains(&format!("{shown}:{line}")) && l.contains(key)),
             "{key} at line {line}: {err}"
         );
     }
 
     let unknown = dir.path().join("unknown.yaml");
     std::fs::write(&unknown, "upstream:\n  url: http://x/v1\n  tiemout_ms: 5\n").unwrap();
-    let o = shimctl_env(&dir.path().join("x.sock"), dir.path(), &[], &["check-config", unknown.to_str().unwrap()]);
+    let o = shimctl_env(
+        &dir.path().join("x.sock"),
+        dir.path(),
+        &[],
+        &["check-config", unknown.to_str().unwrap()],
+    );
     assert_eq!(code(&o), 1);
-    assert!(stderr(&o).contains(&format!("{}:3", unknown.display())), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("{}:3", unknown.display())),
+        "{}",
+        stderr(&o)
+    );
     assert!(stderr(&o).contains("tiemout_ms"), "{}", stderr(&o));
 
-    let o = shimctl_env(&dir.path().join("x.sock"), dir.path(), &[], &["check-config", "/nonexistent/c.yaml"]);
+    let o = shimctl_env(
+        &dir.path().join("x.sock"),
+        dir.path(),
+        &[],
+        &["check-config", "/nonexistent/c.yaml"],
+    );
     assert_eq!(code(&o), 1);
     assert!(stderr(&o).contains("does not exist"), "{}", stderr(&o));
 }
@@ -279,7 +344,11 @@ fn help_for_every_command_and_completions() {
     ] {
         let o = shimctl_env(&sock, dir.path(), &[], &[cmd, "--help"]);
         assert_eq!(code(&o), 0, "{cmd} --help");
-        assert!(stdout(&o).contains("Usage: shimctl"), "{cmd}: {}", stdout(&o));
+        assert!(
+            stdout(&o).contains("Usage: shimctl"),
+            "{cmd}: {}",
+            stdout(&o)
+        );
     }
     let o = shimctl_env(&sock, dir.path(), &[], &["--help"]);
     assert!(stdout(&o).contains("--socket"));
@@ -287,7 +356,10 @@ fn help_for_every_command_and_completions() {
         let o = shimctl_env(&sock, dir.path(), &[], &["completions", shell]);
         assert_eq!(code(&o), 0, "{shell}");
         let text = stdout(&o);
-        assert!(text.contains("shimctl") && text.contains("codex-config"), "{shell}");
+        assert!(
+            text.contains("shimctl") && text.contains("codex-config"),
+            "{shell}"
+        );
     }
     let o = shimctl_env(&sock, dir.path(), &[], &["frobnicate"]);
     assert_eq!(code(&o), 2);
@@ -313,7 +385,11 @@ async fn status_reports_the_daemons_real_state() {
     assert_eq!(s.log_level, "info");
     assert_eq!(s.last_reload_error, None);
     assert_eq!(s.reload_count, 0);
-    assert!(s.pinned.iter().any(|k| k == "upstream.url"), "{:?}", s.pinned);
+    assert!(
+        s.pinned.iter().any(|k| k == "upstream.url"),
+        "{:?}",
+        s.pinned
+    );
     assert!(s.config_loaded_at.ends_with('Z') && s.config_loaded_at.len() == 20);
     assert_eq!(s.control_socket, socket_of(&d).display().to_string());
 
@@ -335,9 +411,15 @@ async fn status_reports_the_daemons_real_state() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    assert_eq!((s.requests.total, s.requests.active, s.requests.failed), (1, 0, 0));
+    assert_eq!(
+        (s.requests.total, s.requests.active, s.requests.failed),
+        (1, 0, 0)
+    );
     let def = &s.upstreams[0];
-    assert_eq!((def.name.as_str(), def.url.as_str()), ("default", up.url().as_str()));
+    assert_eq!(
+        (def.name.as_str(), def.url.as_str()),
+        ("default", up.url().as_str())
+    );
     assert_eq!((def.requests, def.errors), (1, 0));
     assert!(def.last_latency_ms.is_some() && def.p50_latency_ms.is_some());
     assert!(def.token_present);
@@ -372,9 +454,18 @@ async fn status_reports_the_daemons_real_state() {
     let text = stdout(&o);
     assert!(!text.contains('\x1b'), "{text}");
     assert!(text.starts_with("● deepinfra-shim "), "{text}");
-    assert!(text.contains(&format!("   Listen: http://{}\n", d.addr)), "{text}");
-    assert!(text.contains(" Requests: 1 total, 0 active, 0 failed"), "{text}");
-    assert!(text.contains(&format!("      PID: {}\n", d.pid())), "{text}");
+    assert!(
+        text.contains(&format!("   Listen: http://{}\n", d.addr)),
+        "{text}"
+    );
+    assert!(
+        text.contains(" Requests: 1 total, 0 active, 0 failed"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("      PID: {}\n", d.pid())),
+        "{text}"
+    );
     assert!(!text.contains(TOKEN));
 }
 
@@ -388,7 +479,11 @@ async fn socket_is_0600_in_a_0700_directory_and_removed_on_exit() {
         .upstream(format!("http://127.0.0.1:{}/v1", closed_port()))
         .start();
     assert_eq!(mode(&socket), 0o600, "socket mode");
-    assert_eq!(mode(socket.parent().unwrap()), 0o700, "socket directory mode");
+    assert_eq!(
+        mode(socket.parent().unwrap()),
+        0o700,
+        "socket directory mode"
+    );
     let o = shimctl_env(&socket, dir.path(), &[], &["status"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 
@@ -412,7 +507,10 @@ async fn a_second_daemon_on_the_same_socket_is_refused() {
     let err = &second.stderr;
     assert!(err.contains("already running"), "{err}");
     assert!(err.contains(&socket.display().to_string()), "{err}");
-    assert!(!err.contains("Listening on"), "refused before binding: {err}");
+    assert!(
+        !err.contains("Listening on"),
+        "refused before binding: {err}"
+    );
     // The first one is untouched and still owns its socket.
     let s = status_json(&first);
     assert_eq!(s.pid, first.pid());
@@ -425,7 +523,10 @@ async fn a_stale_socket_file_is_replaced() {
     // A socket file nobody listens on, as a crashed daemon leaves behind.
     drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
     assert!(socket.exists());
-    let d = Daemon::builder().arg("--control-socket").arg(&socket).start();
+    let d = Daemon::builder()
+        .arg("--control-socket")
+        .arg(&socket)
+        .start();
     let o = shimctl_env(&socket, dir.path(), &[], &["status", "--json"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let s: StatusReport = serde_json::from_slice(&o.stdout).unwrap();
@@ -435,7 +536,10 @@ async fn a_stale_socket_file_is_replaced() {
     // A regular file in the way is not ours to delete.
     let file = dir.path().join("not-a-socket");
     std::fs::write(&file, "precious").unwrap();
-    let r = Daemon::builder().arg("--control-socket").arg(&file).run(Duration::from_secs(20));
+    let r = Daemon::builder()
+        .arg("--control-socket")
+        .arg(&file)
+        .run(Duration::from_secs(20));
     assert_ne!(r.code(), Some(0));
     assert!(r.stderr.contains("not a socket"), "{}", r.stderr);
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "precious");
@@ -453,10 +557,16 @@ async fn garbage_oversized_and_half_written_requests_do_not_hurt_the_daemon() {
     let r = parse_reply(&raw_exchange(&socket, b"\x00\xff\xfe garbage\n"));
     assert!(!r.ok && r.error.is_some());
 
-    let r = parse_reply(&raw_exchange(&socket, b"{\"v\":1,\"cmd\":\"self-destruct\"}\n"));
+    let r = parse_reply(&raw_exchange(
+        &socket,
+        b"{\"v\":1,\"cmd\":\"self-destruct\"}\n",
+    ));
     assert!(r.error.unwrap().contains("unknown command 'self-destruct'"));
 
-    let r = parse_reply(&raw_exchange(&socket, b"{\"cmd\":\"set-log-level\",\"level\":\"loud\"}\n"));
+    let r = parse_reply(&raw_exchange(
+        &socket,
+        b"{\"cmd\":\"set-log-level\",\"level\":\"loud\"}\n",
+    ));
     assert!(!r.ok && r.error.unwrap().contains("unknown log level"));
     assert_eq!(r.log_level.as_deref(), Some("info"));
 
@@ -479,7 +589,8 @@ async fn garbage_oversized_and_half_written_requests_do_not_hurt_the_daemon() {
     // on it (error line or plain close).
     let mut half = UnixStream::connect(&socket).unwrap();
     half.write_all(b"{\"v\":1,\"cmd\":\"sta").unwrap();
-    half.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    half.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
     // Many clients at once while that one hangs.
     let clients: Vec<_> = (0..16)
         .map(|_| {
@@ -494,7 +605,9 @@ async fn garbage_oversized_and_half_written_requests_do_not_hurt_the_daemon() {
         assert!(r.ok && r.status.is_some());
     }
     let mut rest = String::new();
-    let n = half.read_to_string(&mut rest).expect("the daemon closes a stalled request");
+    let n = half
+        .read_to_string(&mut rest)
+        .expect("the daemon closes a stalled request");
     if n > 0 {
         let r = parse_reply(&rest);
         assert!(!r.ok && r.error.unwrap().contains("not complete"), "{rest}");
@@ -530,15 +643,27 @@ async fn log_level_debug_changes_what_is_logged() {
 
     let o = shimctl(&d, &["log-level", "loud"]);
     assert_eq!(code(&o), 1);
-    assert!(stderr(&o).contains("unknown log level 'loud'"), "{}", stderr(&o));
-    assert_eq!(stdout(&shimctl(&d, &["log-level"])).trim(), "debug", "a refused level changes nothing");
+    assert!(
+        stderr(&o).contains("unknown log level 'loud'"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        stdout(&shimctl(&d, &["log-level"])).trim(),
+        "debug",
+        "a refused level changes nothing"
+    );
 
     let o = shimctl(&d, &["log-level", "warn"]);
     assert_eq!(code(&o), 0);
     let before = d.logs().len();
     assert_eq!(code(&shimctl(&d, &["status"])), 0);
     assert_eq!(code(&shimctl(&d, &["log-level"])), 0);
-    assert!(!d.logs()[before..].contains("Control request"), "{}", &d.logs()[before..]);
+    assert!(
+        !d.logs()[before..].contains("Control request"),
+        "{}",
+        &d.logs()[before..]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -555,11 +680,23 @@ async fn reload_prints_changes_and_every_refusal_and_keeps_the_old_config() {
     let link = dir.path().join("link/config.yaml");
     std::fs::write(&real, format!("upstream:\n  url: {}\n", a.url())).unwrap();
     std::os::unix::fs::symlink(&real, &link).unwrap();
-    let d = Daemon::builder().token(TOKEN).arg("--config").arg(&link).start();
+    let d = Daemon::builder()
+        .token(TOKEN)
+        .arg("--config")
+        .arg(&link)
+        .start();
 
     let health = || async {
-        let t = reqwest::get(format!("{}/health", d.url())).await.unwrap().text().await.unwrap();
-        serde_json::from_str::<Value>(&t).unwrap()["upstream"].as_str().unwrap().to_owned()
+        let t = reqwest::get(format!("{}/health", d.url()))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        serde_json::from_str::<Value>(&t).unwrap()["upstream"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     };
     assert_eq!(health().await, a.url());
 
@@ -572,26 +709,34 @@ async fn reload_prints_changes_and_every_refusal_and_keeps_the_old_config() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("generation 2"), "{out}");
-    assert!(out.contains("upstream.url") && out.contains(&b.url()), "{out}");
+    assert!(
+        out.contains("upstream.url") && out.contains(&b.url()),
+        "{out}"
+    );
     assert_eq!(health().await, b.url());
 
     // A bad edit: two problems, both reported; nothing changes.
-    std::fs::write(
-        &real,
-        format!("upstream:\n  url: {}\nlisten:\n  port: 99999\nlog:\n  level: loud\n", a.url()),
-    )
-    .unwrap();
+    std::fs::write(&real, "upstream:\n  url: not-a-url\nlog:\n  level: loud\n").unwrap();
     let o = shimctl(&d, &["reload"]);
     assert_eq!(code(&o), 1, "{}", stdout(&o));
     let err = stderr(&o);
     assert!(err.contains("refused"), "{err}");
-    assert!(err.contains("port") && err.contains("99999"), "{err}");
+    assert!(
+        err.contains("upstream.url") && err.contains("not-a-url"),
+        "{err}"
+    );
     assert!(err.contains("level") && err.contains("loud"), "{err}");
     assert!(!stdout(&o).contains("reloaded"), "{}", stdout(&o));
 
     let s = status_json(&d);
-    let last = s.last_reload_error.as_deref().expect("last_reload_error set");
-    assert!(last.contains("99999"), "{last}");
+    let last = s
+        .last_reload_error
+        .as_deref()
+        .expect("last_reload_error set");
+    assert!(
+        last.contains("not-a-url") && last.contains("loud"),
+        "{last}"
+    );
     assert_eq!(s.generation, 2);
     assert_eq!(s.reload_count, 2);
     assert_eq!(s.upstream, b.url());
@@ -695,13 +840,27 @@ async fn doctor_reports_a_missing_token_and_an_unreachable_upstream() {
     assert!(out.contains("ok    daemon"), "{out}");
     assert!(out.contains("ok    codex"), "{out}");
     let token = check_line(&out, "token");
-    assert!(token.starts_with("FAIL") && token.contains("DEEPINFRA_TOKEN"), "{out}");
-    let upstream = out.lines().find(|l| l.contains("unreachable")).expect("unreachable line");
-    assert!(upstream.starts_with("FAIL") && upstream.contains(&down), "{out}");
+    assert!(
+        token.starts_with("FAIL") && token.contains("DEEPINFRA_TOKEN"),
+        "{out}"
+    );
+    let upstream = out
+        .lines()
+        .find(|l| l.contains("unreachable"))
+        .expect("unreachable line");
+    assert!(
+        upstream.starts_with("FAIL") && upstream.contains(&down),
+        "{out}"
+    );
     assert!(out.contains("fix: "), "{out}");
 
     // Codex's env_key set where shimctl runs: the token is expected from Codex.
-    let o = shimctl_env(socket_of(&d), d.dir(), &[("DEEPINFRA_TOKEN", "from-codex")], &["doctor"]);
+    let o = shimctl_env(
+        socket_of(&d),
+        d.dir(),
+        &[("DEEPINFRA_TOKEN", "from-codex")],
+        &["doctor"],
+    );
     let out = stdout(&o);
     assert!(check_line(&out, "token").starts_with("ok "), "{out}");
     assert!(!out.contains("from-codex"));

@@ -125,7 +125,10 @@ fn ctl_failed(e: &CtlError) -> u8 {
 fn refused(reply: &Reply) -> u8 {
     eprintln!(
         "shimctl: {}",
-        reply.error.as_deref().unwrap_or("the daemon refused (no reason given)")
+        reply
+            .error
+            .as_deref()
+            .unwrap_or("the daemon refused (no reason given)")
     );
     1
 }
@@ -178,7 +181,9 @@ async fn log_level(client: &Client, level: Option<String>) -> u8 {
     let now = reply.log_level.as_deref().unwrap_or("?");
     match level {
         None => println!("{now}"),
-        Some(_) => println!("Log level set to {now} (until a reload that changes log.level, or a restart)"),
+        Some(_) => {
+            println!("Log level set to {now} (until a reload that changes log.level, or a restart)")
+        }
     }
     0
 }
@@ -225,7 +230,10 @@ fn check_config(path: Option<PathBuf>, env: &Env) -> u8 {
             }
             let routes = c.routes.exact.len() + c.routes.prefixes.len();
             if routes > 0 {
-                println!("  models    {routes} route{}", if routes == 1 { "" } else { "s" });
+                println!(
+                    "  models    {routes} route{}",
+                    if routes == 1 { "" } else { "s" }
+                );
             }
             0
         }
@@ -332,7 +340,7 @@ async fn codex_config(client: &Client, env: &Env, model: String) -> u8 {
 
 async fn run_doctor(client: &Client, env: &Env) -> u8 {
     let target = match fetch_status(client).await {
-        Ok(s) => Target::Daemon(s),
+        Ok(s) => Target::Daemon(Box::new(s)),
         Err(why) => Target::Offline {
             why,
             config: local_config(env).map(Box::new),

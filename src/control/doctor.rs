@@ -62,7 +62,7 @@ impl Check {
 
 /// What the checks are run against: the running daemon, or else the config it would load.
 pub enum Target {
-    Daemon(StatusReport),
+    Daemon(Box<StatusReport>),
     /// The daemon is unreachable (the message says why); the local config, if it loads.
     Offline {
         why: String,
@@ -426,7 +426,7 @@ mod tests {
     async fn reports_missing_token_unreachable_upstream_and_missing_codex_config() {
         let dir = tempfile::tempdir().unwrap();
         let env = Env::from_pairs([("CODEX_HOME", dir.path().to_str().unwrap())]);
-        let checks = run(Target::Daemon(status(false)), &env).await;
+        let checks = run(Target::Daemon(Box::new(status(false))), &env).await;
         let text = render(&checks, Style::PLAIN);
         assert!(!all_good(&checks));
         assert!(text.starts_with("ok    daemon   running (pid 7"), "{text}");
@@ -462,7 +462,7 @@ mod tests {
             ("CODEX_HOME", dir.path().to_str().unwrap()),
             ("MY_KEY", "secret-value"),
         ]);
-        let checks = run(Target::Daemon(status(false)), &env).await;
+        let checks = run(Target::Daemon(Box::new(status(false))), &env).await;
         let text = render(&checks, Style::PLAIN);
         assert!(text.contains("ok    codex    "), "{text}");
         assert!(

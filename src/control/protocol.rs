@@ -354,7 +354,10 @@ mod tests {
         ] {
             let line = RequestLine::new(r.clone()).to_line();
             assert!(line.ends_with('\n') && !line[..line.len() - 1].contains('\n'));
-            assert!(line.contains(&format!("\"cmd\":\"{}\"", r.name())), "{line}");
+            assert!(
+                line.contains(&format!("\"cmd\":\"{}\"", r.name())),
+                "{line}"
+            );
             let back = RequestLine::parse(line.trim_end().as_bytes()).unwrap();
             assert_eq!(back.request, r);
             assert_eq!(back.v, PROTOCOL_VERSION);

@@ -102,6 +102,10 @@ pub fn status(s: &StatusReport, st: Style) -> String {
     rows.push(("Listen", format!("http://{}", s.listen)));
     let token = match s.upstreams.first() {
         Some(u) if s.token_present => format!("token from {}", u.api_key_env),
+        Some(u) if s.client_keys_env.is_some() => st.red(&format!(
+            "no token in {}; with client keys the client's header is never forwarded",
+            u.api_key_env
+        )),
         Some(u) => st.yellow(&format!(
             "no token in {}: the client's Authorization header is used",
             u.api_key_env

@@ -167,6 +167,15 @@ fn prepare_dir(path: &Path) -> Result<(), ControlError> {
                         .to_owned(),
                 });
             }
+            if m.mode() & 0o077 != 0 {
+                // Not ours to chmod (it may be /tmp or a home directory); the socket itself
+                // is 0600, which is what Linux checks on connect.
+                tracing::warn!(
+                    dir = %dir.display(),
+                    mode = format!("{:o}", m.mode() & 0o777),
+                    "The control socket's directory is accessible to other users; a dedicated 0700 directory is safer"
+                );
+            }
             Ok(())
         }
     }

@@ -62,7 +62,7 @@ pub async fn handle(
     let opts = TranslateOptions {
         upstream_model: resolved.upstream_model.clone(),
         drop_tool_call_content: up.compat.drop_tool_call_content,
-        reasoning: up.compat.reasoning,
+        reasoning: up.compat.reasoning.for_upstream(&up.url),
         // A route that says the model has no vision gets placeholders even if the upstream
         // keeps images by default.
         images: match resolved.route.and_then(|r| r.vision) {

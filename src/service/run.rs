@@ -62,8 +62,7 @@ pub async fn run(d: Daemon) -> i32 {
     // removes the socket file.
     let control_path = state.config().control_socket.clone();
     let _control =
-        match crate::control::server::spawn(Arc::clone(&state), ev_tx.clone(), &control_path)
-            .await
+        match crate::control::server::spawn(Arc::clone(&state), ev_tx.clone(), &control_path).await
         {
             Ok(c) => c,
             Err(e) => {

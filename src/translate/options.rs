@@ -19,6 +19,39 @@ pub enum ReasoningPolicy {
     Drop,
 }
 
+impl ReasoningPolicy {
+    /// The policy to apply for an upstream at `url`: `auto` becomes `drop` for providers known
+    /// to reject `reasoning_content` on input messages with a 400 (upstream.md §3: Cerebras,
+    /// Groq, Fireworks, Together); explicit `replay`/`drop` are kept as configured.
+    pub fn for_upstream(self, url: &str) -> ReasoningPolicy {
+        if self != ReasoningPolicy::Auto {
+            return self;
+        }
+        let host = url
+            .split_once("://")
+            .map_or(url, |(_, rest)| rest)
+            .split(['/', ':', '?'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        const REJECTING: [&str; 5] = [
+            "cerebras.ai",
+            "groq.com",
+            "fireworks.ai",
+            "together.xyz",
+            "together.ai",
+        ];
+        if REJECTING
+            .iter()
+            .any(|d| host == *d || host.ends_with(&format!(".{d}")))
+        {
+            ReasoningPolicy::Drop
+        } else {
+            ReasoningPolicy::Auto
+        }
+    }
+}
+
 /// What to do with images for this upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -62,5 +95,31 @@ impl TranslateOptions {
             reasoning_summary: true,
             provider: "default".to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_reasoning_drops_for_providers_that_reject_the_field() {
+        let auto = ReasoningPolicy::Auto;
+        assert_eq!(auto.for_upstream("https://api.groq.com/openai/v1"), ReasoningPolicy::Drop);
+        assert_eq!(auto.for_upstream("https://api.cerebras.ai/v1"), ReasoningPolicy::Drop);
+        assert_eq!(auto.for_upstream("https://api.together.xyz/v1"), ReasoningPolicy::Drop);
+        assert_eq!(
+            auto.for_upstream("https://api.fireworks.ai/inference/v1"),
+            ReasoningPolicy::Drop
+        );
+        assert_eq!(auto.for_upstream("https://api.deepinfra.com/v1/openai"), ReasoningPolicy::Auto);
+        assert_eq!(auto.for_upstream("http://127.0.0.1:8000/v1"), ReasoningPolicy::Auto);
+        // A look-alike host is not matched by suffix alone.
+        assert_eq!(auto.for_upstream("https://notgroq.com/v1"), ReasoningPolicy::Auto);
+        // Explicit settings win.
+        assert_eq!(
+            ReasoningPolicy::Replay.for_upstream("https://api.groq.com/openai/v1"),
+            ReasoningPolicy::Replay
+        );
     }
 }

@@ -562,7 +562,13 @@ fn assemble<'a>(
                 let replay = match opts.reasoning {
                     ReasoningPolicy::Replay => true,
                     ReasoningPolicy::Drop => false,
-                    ReasoningPolicy::Auto => last_user.is_none_or(|u| i > u),
+                    // The current tool loop, plus every earlier turn that called tools:
+                    // DeepSeek V3.2+/V4 and Kimi K2.x reject a tool-call message without its
+                    // reasoning in *any* later request (upstream.md §3); plain text answers
+                    // of earlier turns are ignored by them, so they are not resent.
+                    ReasoningPolicy::Auto => {
+                        last_user.is_none_or(|u| i > u) || !turn.calls.is_empty()
+                    }
                 };
                 let ids: Vec<&'a str> = turn.calls.iter().map(|c| c.id).collect();
                 let content = if turn.texts.is_empty()

@@ -511,11 +511,13 @@ fn images_in_tool_outputs_follow_the_tool_messages() {
 fn reasoning_history() -> Value {
     let env1 = reasoning::encode("deepinfra", MODEL, "old thoughts");
     let env2 = reasoning::encode("deepinfra", MODEL, "17*23 = 391");
+    let env3 = reasoning::encode("deepinfra", MODEL, "wrap up");
     request(json!([
         user("first"),
         reasoning_item(Some(&env1), Some("old thoughts"), None),
         call("c0", "exec_command", "{}"),
         output("c0", json!("x")),
+        reasoning_item(Some(&env3), None, None),
         assistant("first done"),
         user("second"),
         reasoning_item(Some(&env2), None, None),
@@ -531,7 +533,9 @@ fn reasoning_replay_follows_the_policy() {
         o.reasoning = p;
         run_with(reasoning_history(), &o).0
     };
-    // Auto: only the current tool loop (after the last user message).
+    // Auto: the current tool loop (after the last user message) and every tool-call turn
+    // (DeepSeek and Kimi reject an earlier tool-call message without it), but not the plain
+    // text answers of earlier turns.
     let v = with(ReasoningPolicy::Auto);
     assert_eq!(
         roles(&v),
@@ -545,14 +549,14 @@ fn reasoning_replay_follows_the_policy() {
             "tool"
         ]
     );
-    assert!(v["messages"][1].get("reasoning_content").is_none());
+    assert_eq!(v["messages"][1]["reasoning_content"], "old thoughts");
+    assert!(v["messages"][3].get("reasoning_content").is_none());
     assert_eq!(v["messages"][5]["reasoning_content"], "17*23 = 391");
     // Replay: every assistant message that has reasoning.
     let v = with(ReasoningPolicy::Replay);
     assert_eq!(v["messages"][1]["reasoning_content"], "old thoughts");
+    assert_eq!(v["messages"][3]["reasoning_content"], "wrap up");
     assert_eq!(v["messages"][5]["reasoning_content"], "17*23 = 391");
-    // "first done" had no reasoning of its own: no field, never an empty string.
-    assert!(v["messages"][3].get("reasoning_content").is_none());
     // Drop: never.
     let v = with(ReasoningPolicy::Drop);
     assert!(
