@@ -8,10 +8,13 @@
 //!   precedence (defaults < file < env < flags) and validation.
 //! - [`upstream`]: the HTTP client that talks to the chat provider.
 //! - [`server`]: the HTTP front end Codex talks to (routes, errors, streaming).
+//! - [`catalog`]: the Codex model catalog (`model_catalog_json`) and the facts behind it
+//!   (`shimctl codex-config --catalog`, `shimctl models`).
 //! - [`control`]: the control-socket protocol shared by the daemon and `shimctl`.
 //! - [`service`]: process life: logging, signals, sd-notify, reload, shutdown.
 #![forbid(unsafe_code)]
 
+pub mod catalog;
 pub mod config;
 pub mod control;
 pub mod server;

@@ -629,3 +629,74 @@ async fn a_route_alias_is_sent_upstream_under_its_real_name() {
     let created = &sse_events(&sse)[0];
     assert_eq!(created["response"]["model"], "fast");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_client_does_not_make_the_daemon_buffer_the_whole_reply() {
+    let mock = MockUpstream::start().await;
+    // 32 MiB of text in 2048 events of 16 KiB: far more than the socket buffers of both hops.
+    let piece = "x".repeat(16 * 1024);
+    let mut chunks: Vec<Chunk> = (0..2048)
+        .map(|_| {
+            let ev = json!({"id":"c","object":"chat.completion.chunk","created":1,"model":"m",
+                "choices":[{"index":0,"delta":{"content":piece},"finish_reason":null}]});
+            Chunk::event(ev.to_string())
+        })
+        .collect();
+    chunks.push(Chunk::event(
+        json!({"id":"c","object":"chat.completion.chunk","created":1,"model":"m",
+               "choices":[{"index":0,"delta":{},"finish_reason":"stop"}]})
+        .to_string(),
+    ));
+    chunks.push(Chunk::event("[DONE]"));
+    mock.push(Reply::Raw {
+        status: 200,
+        headers: vec![("content-type".into(), "text/event-stream".into())],
+        chunks,
+        end: End::Finish,
+    });
+    let d = start(&mock);
+    let mut resp = post(&d, "/v1/responses", codex_body(true).to_string()).await;
+    assert_eq!(resp.status().as_u16(), 200);
+    // The client stops reading: the daemon must stop reading from the upstream too.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(mock.completed_count(), 0, "upstream body still held back by backpressure");
+    // Then it reads everything, and the reply is whole.
+    let mut total = 0usize;
+    let mut window = Vec::new();
+    let mut completed = false;
+    while let Some(c) = resp.chunk().await.unwrap() {
+        total += c.len();
+        // Keep a small overlap so a marker split across two reads is still found.
+        window.extend_from_slice(&c);
+        completed |= String::from_utf8_lossy(&window).contains("\"type\":\"response.completed\"");
+        let keep = window.len().min(64);
+        window.drain(..window.len() - keep);
+    }
+    assert!(total > 32 * 1024 * 1024, "{total}");
+    assert!(completed, "the stream ended with response.completed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_that_never_answers_times_out_waiting_for_headers() {
+    let mock = MockUpstream::start().await;
+    mock.push(Reply::delay(Duration::from_secs(10), Reply::text("too late")));
+    mock.push(Reply::delay(Duration::from_secs(10), Reply::text("too late")));
+    let d = Daemon::builder()
+        .upstream(mock.url())
+        .token(TOKEN)
+        .arg("--timeout-ms")
+        .arg("800")
+        .start();
+    let started = Instant::now();
+    let (status, _, body) = post_responses(&d, &codex_body(true)).await;
+    assert_eq!(status, 200);
+    let last = sse_events(&body).pop().unwrap();
+    assert_eq!(last["type"], "response.failed");
+    assert!(
+        last["response"]["error"]["message"].as_str().unwrap().contains("did not send response headers"),
+        "{body}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let (status, _, body) = post_responses(&d, &codex_body(false)).await;
+    assert_eq!(status, 504, "{body}");
+}
