@@ -51,7 +51,13 @@ pub fn find_bin_from_env(flag: Option<&Path>) -> Option<PathBuf> {
 /// Runs `bin debug models --bundled` (and `bin --version`, for the origin note) and reads
 /// the template from it. The error says what went wrong in one line.
 pub fn load_template(bin: &Path) -> Result<Template, String> {
-    let out = run(bin, &["debug", "models", "--bundled"], TIMEOUT)?;
+    load_template_in(bin, None)
+}
+
+/// [`load_template`] with `CODEX_HOME` set for the child (tests keep Codex out of `~/.codex`).
+pub fn load_template_in(bin: &Path, codex_home: Option<&Path>) -> Result<Template, String> {
+    let run = |args: &[&str]| run(bin, args, codex_home, TIMEOUT);
+    let out = run(&["debug", "models", "--bundled"])?;
     let start = out
         .find('{')
         .ok_or_else(|| format!("`{} debug models --bundled` printed no JSON", bin.display()))?;
@@ -61,7 +67,7 @@ pub fn load_template(bin: &Path) -> Result<Template, String> {
             bin.display()
         )
     })?;
-    let version = run(bin, &["--version"], TIMEOUT)
+    let version = run(&["--version"])
         .ok()
         .and_then(|v| v.lines().next().map(|l| l.trim().to_owned()))
         .filter(|v| !v.is_empty())
@@ -70,11 +76,19 @@ pub fn load_template(bin: &Path) -> Result<Template, String> {
 }
 
 /// Runs the command with stdin closed; its stdout when it exits 0.
-fn run(bin: &Path, args: &[&str], timeout: Duration) -> Result<String, String> {
+fn run(
+    bin: &Path,
+    args: &[&str],
+    codex_home: Option<&Path>,
+    timeout: Duration,
+) -> Result<String, String> {
     let shown = format!("{} {}", bin.display(), args.join(" "));
     let spawn = || {
-        Command::new(bin)
-            .args(args)
+        let mut cmd = Command::new(bin);
+        if let Some(home) = codex_home {
+            cmd.env("CODEX_HOME", home);
+        }
+        cmd.args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
