@@ -176,18 +176,22 @@ async fn mixed_upstreams() {
     assert_eq!(old.context_window.source, Source::Config("old".into()));
     let ds = cat.get("deepseek-ai/DeepSeek-V3.2").unwrap();
     assert!(!ds.apply_patch.value);
-    assert_eq!(ds.apply_patch.source, Source::Config("deepseek-ai/*".into()));
+    assert_eq!(
+        ds.apply_patch.source,
+        Source::Config("deepseek-ai/*".into())
+    );
     assert_eq!(ds.context_window.source, Source::Upstream("default".into()));
     let pattern = cat.get("deepseek-ai/*").unwrap();
     assert_eq!(pattern.kind, Kind::Pattern);
     assert!(
-        cat.warnings
-            .iter()
-            .any(|w| w.contains("upstream 'gone'")),
+        cat.warnings.iter().any(|w| w.contains("upstream 'gone'")),
         "{:?}",
         cat.warnings
     );
     let table = catalog::render_table(&cat);
-    assert!(table.contains("local -> Qwen/Qwen3-Coder-30B-A3B-Instruct"), "{table}");
+    assert!(
+        table.contains("local -> Qwen/Qwen3-Coder-30B-A3B-Instruct"),
+        "{table}"
+    );
     assert!(table.contains("131072 (upstream)"), "{table}");
 }

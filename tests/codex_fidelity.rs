@@ -5,11 +5,17 @@
 //! codex exec ──/v1/responses──▶ deepinfra-shim ──/v1/chat/completions──▶ MockUpstream
 //! ```
 //!
-//! What a thinking model, Codex's own tool types, a silent upstream, a context overflow and an
-//! image need from the translation, each seen through what the real Codex does with it. Every
-//! behaviour is paired with a control that breaks it through configuration (not code), so a
-//! regression cannot pass unnoticed: `compat.reasoning: drop` makes the strict upstream refuse
-//! the follow-up, heartbeats slower than the silence make Codex time out.
+//! What a thinking model, Codex's freeform `apply_patch`, a silent upstream, a context overflow
+//! and an attached image need from the translation, each judged by what the real Codex does
+//! with it (files on disk, exit status, its error text, its next requests). Where a behaviour
+//! can be switched off by configuration, a control test does so and expects the failure users
+//! would see, which shows the positive test is sensitive: `compat.reasoning: drop` makes the
+//! strict upstream refuse the follow-up; heartbeats slower than the silence let Codex's idle
+//! timeout fire; `compat.images: placeholder` keeps the image from the upstream. The positive
+//! tool-loop test for DeepSeek lives in `codex_e2e.rs`
+//! (`codex_reasoning_is_replayed_to_a_strict_upstream`).
+//!
+//! Each test starts its own mock upstream, daemon and Codex home, so they run in parallel.
 //!
 //! The Codex binary comes from `CODEX_BIN`; without it these tests print `SKIPPED: …` and pass,
 //! except under `CI=true`, where they fail (see `tests/common/codex.rs`).
@@ -333,7 +339,8 @@ fn patch_loop(call_id: &'static str, patch: &'static str) -> impl Fn(&Recorded) 
     }
 }
 
-/// Checks the chat definition of `apply_patch` and returns nothing; panics with the tools.
+/// Checks the chat definition of `apply_patch`: a function with one required string `input`
+/// and the Lark grammar in its description.
 fn assert_apply_patch_offered(req: &Recorded) {
     let tools = req.tools();
     let tool = tools
@@ -418,8 +425,8 @@ async fn apply_patch_adds_a_file() {
     assert_apply_patch_offered(&reqs[0]);
     let output = assert_patch_round_trip(&reqs[1], "call_patch_1", PATCH);
     assert!(
-        output.contains("hello.txt"),
-        "the patch result names the file: {output}"
+        output.contains("Success") && output.contains("A hello.txt"),
+        "Codex's patch result comes back as the tool message: {output}"
     );
 }
 
@@ -448,9 +455,42 @@ async fn apply_patch_updates_an_existing_file() {
     assert_apply_patch_offered(&reqs[0]);
     let output = assert_patch_round_trip(&reqs[1], "call_patch_2", PATCH);
     assert!(
-        output.contains("notes.txt"),
-        "the patch result names the file: {output}"
+        output.contains("Success") && output.contains("M notes.txt"),
+        "Codex's patch result comes back as the tool message: {output}"
     );
+}
+
+/// Some models put the raw patch in `arguments` instead of `{"input": …}`; it must still reach
+/// Codex's apply_patch as the patch text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_patch_with_unwrapped_arguments() {
+    let Some(bin) = codex_bin_or_skip("apply_patch_with_unwrapped_arguments") else {
+        return;
+    };
+    const PATCH: &str = "*** Begin Patch\n*** Add File: raw.txt\n+raw input\n*** End Patch\n";
+    let (mock, daemon) = stack(None).await;
+    mock.set_handler(|req| {
+        if req.has_tool_messages() {
+            Reply::text("Patched raw.")
+        } else {
+            Reply::tool_call("call_patch_raw", "apply_patch", PATCH)
+        }
+    });
+    let codex = with_patch_catalog(Codex::new(bin, daemon.base_url()), PATCH_MODEL);
+
+    let run = codex.run("Create raw.txt.").await;
+    run.assert_success();
+    assert_eq!(
+        read_work_file(&codex, "raw.txt").as_deref(),
+        Some("raw input\n"),
+        "{}",
+        run.describe()
+    );
+    let reqs = mock.wait_chat_requests(2, WAIT).await;
+    assert_eq!(reqs.len(), 2);
+    // The history goes upstream with JSON arguments again (strict providers parse them).
+    let output = assert_patch_round_trip(&reqs[1], "call_patch_raw", PATCH);
+    assert!(output.contains("A raw.txt"), "{output}");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -107,7 +107,7 @@ impl<R: AsyncRead + Unpin> Reader<R> {
     }
 
     /// Reads the body that `head` announced, passing it on slice by slice.
-    pub async fn read_body(&mut self, head: &Head, sink: &mut dyn FnMut(&[u8])) -> io::Result<()> {
+    pub async fn read_body<F: FnMut(&[u8])>(&mut self, head: &Head, sink: &mut F) -> io::Result<()> {
         if head.chunked {
             loop {
                 let line_end = loop {
@@ -155,7 +155,7 @@ impl<R: AsyncRead + Unpin> Reader<R> {
     }
 
     /// Passes exactly `n` body bytes to `sink`.
-    async fn pass(&mut self, mut n: usize, sink: &mut dyn FnMut(&[u8])) -> io::Result<()> {
+    async fn pass<F: FnMut(&[u8])>(&mut self, mut n: usize, sink: &mut F) -> io::Result<()> {
         while n > 0 {
             if self.unread().is_empty() && self.fill().await? == 0 {
                 return Err(io::ErrorKind::UnexpectedEof.into());

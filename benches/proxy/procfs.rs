@@ -86,8 +86,3 @@ pub fn rss_kib(pid: u32) -> (u64, u64) {
 pub fn reset_peak(pid: u32) {
     let _ = fs::write(format!("/proc/{pid}/clear_refs"), "5");
 }
-
-/// Number of live threads of `pid`.
-pub fn threads(pid: u32) -> usize {
-    fs::read_dir(format!("/proc/{pid}/task")).map(|d| d.count()).unwrap_or(0)
-}

@@ -201,8 +201,7 @@ echo '{"models":[{"slug":"gpt-x","display_name":"X","base_instructions":"You are
 
         let failing = dir.path().join("failing");
         std::fs::write(&failing, "#!/bin/sh\necho boom >&2\nexit 1\n").unwrap();
-        std::fs::set_permissions(&failing, std::fs::metadata(&bin).unwrap().permissions())
-            .unwrap();
+        std::fs::set_permissions(&failing, std::fs::metadata(&bin).unwrap().permissions()).unwrap();
         let e = load_template(&failing).unwrap_err();
         assert!(e.contains("boom"), "{e}");
     }

@@ -48,11 +48,15 @@ pub async fn fetch_models(
         return Err(format!("GET {url} answered {status}"));
     }
     if resp.content_length().is_some_and(|n| n > MAX_BODY as u64) {
-        return Err(format!("GET {url}: the list is larger than {MAX_BODY} bytes"));
+        return Err(format!(
+            "GET {url}: the list is larger than {MAX_BODY} bytes"
+        ));
     }
     let body = resp.bytes().await.map_err(|e| describe(&url, &e))?;
     if body.len() > MAX_BODY {
-        return Err(format!("GET {url}: the list is larger than {MAX_BODY} bytes"));
+        return Err(format!(
+            "GET {url}: the list is larger than {MAX_BODY} bytes"
+        ));
     }
     parse_models(&body).map_err(|e| format!("GET {url}: {e}"))
 }

@@ -56,8 +56,8 @@ impl ModelMeta {
 
 /// Parses a `GET /models` body.
 pub fn parse_models(body: &[u8]) -> Result<Vec<ModelMeta>, String> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| format!("the model list is not JSON ({e})"))?;
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| format!("the model list is not JSON ({e})"))?;
     models_from_value(&value)
 }
 
@@ -111,9 +111,11 @@ fn model_from_value(item: &Value) -> Option<ModelMeta> {
 /// A positive token count from an integer, a float or a numeric string.
 fn as_count(v: &Value) -> Option<u64> {
     let n = match v {
-        Value::Number(n) => n
-            .as_u64()
-            .or_else(|| n.as_f64().filter(|f| f.is_finite() && *f >= 1.0).map(|f| f as u64)),
+        Value::Number(n) => n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.is_finite() && *f >= 1.0)
+                .map(|f| f as u64)
+        }),
         Value::String(s) => s.trim().parse::<u64>().ok(),
         _ => None,
     };

@@ -608,6 +608,70 @@ fn description(m: &ModelFacts) -> String {
     )
 }
 
+/// The facts only (no Codex template), from the config and the upstreams' lists: what
+/// `shimctl models` shows.
+pub async fn describe(config: &Config, selection: &Selection) -> Catalog {
+    let upstream_models = fetch_all(config, fetch::TIMEOUT).await;
+    build(
+        &Sources {
+            config,
+            upstream_models,
+            template: None,
+        },
+        selection,
+    )
+}
+
+/// The catalog `shimctl codex-config --catalog` writes: the upstreams' lists and the user's
+/// Codex template (from `codex_bin`, else `CODEX_BIN`, else `codex` on `PATH`) are fetched at
+/// the same time, then [`build`].
+pub async fn generate(config: &Config, selection: &Selection, codex_bin: Option<&Path>) -> Catalog {
+    let bin = codex::find_bin_from_env(codex_bin);
+    let template = async move {
+        match bin {
+            None => Err("no Codex found: not on PATH and CODEX_BIN is not set".to_owned()),
+            Some(bin) => tokio::task::spawn_blocking(move || codex::load_template(&bin))
+                .await
+                .unwrap_or_else(|e| Err(format!("asking Codex failed: {e}"))),
+        }
+    };
+    let (upstream_models, template) =
+        futures_util::future::join(fetch_all(config, fetch::TIMEOUT), template).await;
+    build(
+        &Sources {
+            config,
+            upstream_models,
+            template: Some(template),
+        },
+        selection,
+    )
+}
+
+/// The config with the upstream URLs a running daemon reports (flags and environment
+/// variables may have changed them from what the file says), by upstream name.
+pub fn with_upstream_urls<'a>(
+    mut config: Config,
+    urls: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Config {
+    for (name, url) in urls {
+        let url = url.trim_end_matches('/');
+        if config.default_upstream.name == name {
+            if config.default_upstream.url != url {
+                let mut u = (*config.default_upstream).clone();
+                u.url = url.to_owned();
+                config.default_upstream = std::sync::Arc::new(u);
+            }
+        } else if let Some(up) = config.upstreams.get_mut(name)
+            && up.url != url
+        {
+            let mut u = (**up).clone();
+            u.url = url.to_owned();
+            *up = std::sync::Arc::new(u);
+        }
+    }
+    config
+}
+
 /// Writes the catalog file (creating its directory; replaced atomically) and returns its
 /// absolute path, which is what `model_catalog_json` must hold (Codex resolves a relative
 /// path against `CODEX_HOME`, not the working directory).

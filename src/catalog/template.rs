@@ -426,7 +426,10 @@ mod tests {
         assert_eq!(e["auto_compact_token_limit"], 40_000);
         assert_eq!(e["default_reasoning_level"], "medium");
         let levels = e["supported_reasoning_levels"].as_array().unwrap();
-        let efforts: Vec<&str> = levels.iter().map(|l| l["effort"].as_str().unwrap()).collect();
+        let efforts: Vec<&str> = levels
+            .iter()
+            .map(|l| l["effort"].as_str().unwrap())
+            .collect();
         assert_eq!(efforts, ["low", "medium", "high"]);
         assert_eq!(levels[0]["description"], "theirs");
         assert!(
@@ -466,6 +469,9 @@ mod tests {
             "You are X running on m. Go"
         );
         assert_eq!(retarget_prompt("based on GPT-6", "m"), "running on m");
-        assert_eq!(retarget_prompt("No model\nbased on GPT-5.", "m"), "No model\nbased on GPT-5.");
+        assert_eq!(
+            retarget_prompt("No model\nbased on GPT-5.", "m"),
+            "No model\nbased on GPT-5."
+        );
     }
 }

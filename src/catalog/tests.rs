@@ -54,10 +54,7 @@ fn sources<'a>(
 ) -> Sources<'a> {
     Sources {
         config,
-        upstream_models: lists
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect(),
+        upstream_models: lists.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
         template: Some(Ok(template())),
     }
 }
@@ -168,14 +165,25 @@ fn config_only() {
             .unwrap()
             .starts_with("You are Codex, a coding agent running on deepseek-ai/DeepSeek-V3.2.")
     );
-    assert!(cat.json["generated_by"].as_str().unwrap().contains("gpt-5.5 from codex-cli 0.169.0"));
-    assert_eq!(cat.template.as_deref(), Some("gpt-5.5 from codex-cli 0.169.0"));
+    assert!(
+        cat.json["generated_by"]
+            .as_str()
+            .unwrap()
+            .contains("gpt-5.5 from codex-cli 0.169.0")
+    );
+    assert_eq!(
+        cat.template.as_deref(),
+        Some("gpt-5.5 from codex-cli 0.169.0")
+    );
 }
 
 #[test]
 fn metadata_only() {
     let cfg = config("{}\n");
-    let cat = build(&sources(&cfg, vec![("default", Ok(deepinfra_list()))]), &all());
+    let cat = build(
+        &sources(&cfg, vec![("default", Ok(deepinfra_list()))]),
+        &all(),
+    );
     let names: Vec<&str> = cat.models.iter().map(|m| m.name.as_str()).collect();
     // Chat models only, sorted; embeddings and metadata-less models left out.
     assert_eq!(
@@ -264,7 +272,10 @@ fn mixed_sources() {
     // A pattern's values apply to the listed models it matches.
     let kimi = cat.get("moonshotai/Kimi-K2.6").unwrap();
     assert_eq!(kimi.context_window.value, 200_000);
-    assert_eq!(kimi.context_window.source, Source::Config("moonshotai/*".into()));
+    assert_eq!(
+        kimi.context_window.source,
+        Source::Config("moonshotai/*".into())
+    );
     assert_eq!(kimi.max_output_tokens.value, Some(65_536));
     // The requested model is in no list: default window, warned.
     let flash = cat.get("deepseek-ai/DeepSeek-V4-Flash").unwrap();
@@ -322,10 +333,18 @@ fn without_a_template() {
         template::BUILTIN_INSTRUCTIONS
     );
     let w = cat.warnings.join("\n");
-    assert!(w.contains("NO CODEX TEMPLATE (codex not found on PATH)"), "{w}");
+    assert!(
+        w.contains("NO CODEX TEMPLATE (codex not found on PATH)"),
+        "{w}"
+    );
 
     s.template = None;
-    assert!(build(&s, &all()).warnings.iter().all(|w| !w.contains("TEMPLATE")));
+    assert!(
+        build(&s, &all())
+            .warnings
+            .iter()
+            .all(|w| !w.contains("TEMPLATE"))
+    );
 }
 
 #[test]
@@ -352,7 +371,10 @@ fn table_and_json() {
     let t = render_table(&cat);
     let lines: Vec<&str> = t.lines().collect();
     assert!(lines[0].starts_with("MODEL"), "{t}");
-    assert!(lines[0].contains("CONTEXT") && lines[0].contains("APPLY_PATCH"), "{t}");
+    assert!(
+        lines[0].contains("CONTEXT") && lines[0].contains("APPLY_PATCH"),
+        "{t}"
+    );
     let ds = lines
         .iter()
         .find(|l| l.starts_with("deepseek-ai/DeepSeek-V3.2 "))
@@ -360,7 +382,10 @@ fn table_and_json() {
     assert!(ds.contains("65536 (config)"), "{ds}");
     assert!(ds.contains("yes (upstream)"), "{ds}");
     let fast = lines.iter().find(|l| l.starts_with("fast ")).unwrap();
-    assert!(fast.contains("local -> Qwen/Qwen3-Coder-30B-A3B-Instruct"), "{fast}");
+    assert!(
+        fast.contains("local -> Qwen/Qwen3-Coder-30B-A3B-Instruct"),
+        "{fast}"
+    );
     assert!(t.contains("moonshotai/* (pattern)"), "{t}");
     assert!(!t.contains("warning:"), "{t}");
     let mut with_warning = cat.clone();
@@ -399,4 +424,20 @@ fn writes_an_absolute_path() {
         .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
         .collect();
     assert!(leftovers.is_empty());
+}
+
+#[test]
+fn daemon_urls_override_the_file() {
+    let cfg = config(ROUTES);
+    let cfg = with_upstream_urls(
+        cfg,
+        [
+            ("default", "http://127.0.0.1:1/v1/"),
+            ("local", "http://127.0.0.1:2/v1"),
+            ("unknown", "http://x"),
+        ],
+    );
+    assert_eq!(cfg.default_upstream.url, "http://127.0.0.1:1/v1");
+    assert_eq!(cfg.upstreams["local"].url, "http://127.0.0.1:2/v1");
+    assert_eq!(cfg.resolve("fast").upstream.url, "http://127.0.0.1:2/v1");
 }

@@ -367,7 +367,9 @@ fn custom_apply_patch_definition_and_history() {
         json!({"type":"object","properties":{"input":{"type":"string","description":"Raw freeform text for this tool, not JSON-wrapped"}},"required":["input"]})
     );
     let d = f["description"].as_str().unwrap();
-    assert!(d.starts_with("Apply a patch.\n\n"), "{d}");
+    // The wire-format note comes first, then Codex's own description.
+    assert!(d.starts_with("Call this tool with a single argument, `input`"), "{d}");
+    assert!(d.contains("\n\nApply a patch.\n\n"), "{d}");
     assert!(d.contains("not JSON-wrapped"));
     assert!(
         d.ends_with("\n\nThe input must follow this Lark grammar:\nstart: begin_patch"),

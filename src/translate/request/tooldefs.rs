@@ -19,9 +19,12 @@ const CUSTOM_PARAMS: &str = r#"{"type":"object","properties":{"input":{"type":"s
 /// The schema used when a function has none (or one that is not a JSON object).
 const EMPTY_PARAMS: &str = r#"{"type":"object","properties":{}}"#;
 
-/// Appended to a custom tool's description.
-const CUSTOM_NOTE: &str = "This is a freeform tool: pass the raw input text as the `input` \
-     argument, exactly as it should be given to the tool (not JSON-wrapped).";
+/// Put in front of a custom tool's description. It comes first because Codex's own text for
+/// `apply_patch` says "do not wrap the patch in JSON": on this wire the call *is* a JSON
+/// function call, so the model must read that sentence as being about the text inside `input`.
+const CUSTOM_NOTE: &str = "Call this tool with a single argument, `input`: the raw text for \
+     the tool, exactly as the tool should receive it. Only that outer argument is JSON; the text \
+     inside `input` is not JSON-wrapped or escaped beyond what a JSON string needs.";
 
 pub(crate) struct ToolsOut<'a> {
     pub tools: Vec<ChatTool<'a>>,
@@ -84,12 +87,11 @@ impl<'a> Builder<'a> {
                     tracing::debug!("Dropping a custom tool without a name");
                     return;
                 };
-                let mut text = String::new();
+                let mut text = String::from(CUSTOM_NOTE);
                 if let Some(d) = def.description.as_deref().filter(|d| !d.is_empty()) {
-                    text.push_str(d);
                     text.push_str("\n\n");
+                    text.push_str(d);
                 }
-                text.push_str(CUSTOM_NOTE);
                 if let Some(f) = &def.format {
                     if let Some(definition) = f.definition.as_deref().filter(|d| !d.is_empty()) {
                         let syntax = match f.syntax.as_deref() {
