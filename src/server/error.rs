@@ -4,7 +4,6 @@
 
 use hyper::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use hyper::{Response, StatusCode};
-use serde::Serialize;
 
 use super::body::ShimBody;
 
@@ -20,19 +19,6 @@ pub struct ApiError {
     pub retry_after_secs: Option<u64>,
     /// True when the shim decided (not a relayed provider error).
     pub from_proxy: bool,
-}
-
-#[derive(Serialize)]
-struct Envelope<'a> {
-    error: Inner<'a>,
-}
-
-#[derive(Serialize)]
-struct Inner<'a> {
-    message: &'a str,
-    #[serde(rename = "type")]
-    kind: &'a str,
-    code: Option<&'a str>,
 }
 
 impl ApiError {
@@ -120,14 +106,7 @@ impl ApiError {
     }
 
     pub fn body_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(&Envelope {
-            error: Inner {
-                message: &self.message,
-                kind: self.kind,
-                code: self.code.as_deref(),
-            },
-        })
-        .expect("error envelope serialises")
+        crate::translate::errors::error_body(&self.message, self.kind, self.code.as_deref())
     }
 
     pub fn into_response(self) -> Response<ShimBody> {

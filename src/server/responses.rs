@@ -19,7 +19,7 @@ use super::error::{ApiError, json_response};
 use super::{auth, pump};
 use crate::config::{Config, Upstream};
 use crate::service::state::State;
-use crate::translate::errors::{self, ErrorKind};
+use crate::translate::errors;
 use crate::translate::request::{TranslateError, parse_request, translate_request};
 use crate::translate::stream::{Outcome, StreamContext, StreamTranslator, translate_chat_response};
 use crate::translate::{ImagePolicy, TranslateOptions};
@@ -135,18 +135,18 @@ pub async fn handle(
             message = %message,
             "Upstream refused the request"
         );
-        if stream && matches!(err.kind, ErrorKind::Server) {
+        if stream && err.stream_as_failed() {
             let mut tr = StreamTranslator::new(ctx);
             let mut out = Vec::new();
             tr.start(&mut out);
-            tr.fail(err.failed_code(), &message, &mut out);
+            tr.fail(err.failed_code(), &redact(&err.failed_message(), &secrets), &mut out);
             return sse_response(ShimBody::full(out));
         }
         let mut r = json_response(
             StatusCode::from_u16(err.http_status()).unwrap_or(StatusCode::BAD_GATEWAY),
             redact_bytes(err.openai_body(), &secrets),
         );
-        if let Some(secs) = err.retry_after_secs {
+        if let Some(secs) = err.retry_after_header() {
             r.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
         }
         return r;
@@ -322,54 +322,16 @@ fn header_str(h: &hyper::HeaderMap, name: &str) -> Option<String> {
 }
 
 /// Seconds until a rate limit resets, from the headers some providers send instead of
-/// `Retry-After` (`x-ratelimit-reset-requests: 1.5s`, `x-ratelimit-reset: 2`, `retry-after-ms`).
+/// `Retry-After` (`retry-after-ms`, `x-ratelimit-reset-requests: 1.5s`, `x-ratelimit-reset: 2`).
 fn reset_hint(h: &hyper::HeaderMap) -> Option<f64> {
     if let Some(ms) = header_str(h, "retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
         return Some(ms / 1000.0);
     }
-    [
-        "x-ratelimit-reset-requests",
-        "x-ratelimit-reset-tokens",
-        "x-ratelimit-reset",
-    ]
-    .iter()
-    .filter_map(|n| header_str(h, n))
-    .filter_map(|v| parse_duration_secs(&v))
-    .reduce(f64::max)
-}
-
-/// `1.5s`, `200ms`, `2` (seconds), `1m30s`.
-fn parse_duration_secs(v: &str) -> Option<f64> {
-    let v = v.trim();
-    if let Ok(n) = v.parse::<f64>() {
-        return Some(n);
-    }
-    let mut total = 0.0;
-    let mut num = String::new();
-    let mut chars = v.chars().peekable();
-    let mut any = false;
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() || c == '.' {
-            num.push(c);
-            continue;
-        }
-        let n: f64 = num.parse().ok()?;
-        num.clear();
-        let unit = if c == 'm' && chars.peek() == Some(&'s') {
-            chars.next();
-            0.001
-        } else {
-            match c {
-                'h' => 3600.0,
-                'm' => 60.0,
-                's' => 1.0,
-                _ => return None,
-            }
-        };
-        total += n * unit;
-        any = true;
-    }
-    (any && num.is_empty()).then_some(total)
+    ["x-ratelimit-reset-requests", "x-ratelimit-reset-tokens", "x-ratelimit-reset"]
+        .iter()
+        .filter_map(|n| header_str(h, n))
+        .filter_map(|v| errors::parse_duration_hint(&v))
+        .reduce(f64::max)
 }
 
 /// Every secret that could appear in text we log or relay for this request.
@@ -424,12 +386,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_from_reset_headers() {
-        assert_eq!(parse_duration_secs("2"), Some(2.0));
-        assert_eq!(parse_duration_secs("1.5s"), Some(1.5));
-        assert_eq!(parse_duration_secs("200ms"), Some(0.2));
-        assert_eq!(parse_duration_secs("1m30s"), Some(90.0));
-        assert_eq!(parse_duration_secs("soon"), None);
+    fn reset_hints_from_headers() {
+        let mut h = hyper::HeaderMap::new();
+        assert_eq!(reset_hint(&h), None);
+        h.insert("x-ratelimit-reset-requests", "1.5s".parse().unwrap());
+        h.insert("x-ratelimit-reset-tokens", "6m0s".parse().unwrap());
+        assert_eq!(reset_hint(&h), Some(360.0));
+        h.insert("retry-after-ms", "250".parse().unwrap());
+        assert_eq!(reset_hint(&h), Some(0.25));
     }
 
     #[test]
