@@ -133,7 +133,7 @@ if [ "$build" = yes ]; then
 	say "Building with cargo install --locked (this takes a few minutes the first time)..."
 	# A throwaway --root keeps cargo's install bookkeeping out of the prefix; --path builds in
 	# the repository's target/ directory, so a second run reuses the build.
-	cargo install --locked --quiet --path "$repo" --root "$work/cargo-root"
+	cargo install --locked --path "$repo" --root "$work/cargo-root"
 	bin_src=$work/cargo-root/bin
 elif [ -z "$bin_src" ]; then
 	bin_src=$repo/target/release
@@ -189,7 +189,8 @@ if [ "$os" = linux ]; then
 	# The checked-in unit runs %h/.cargo/bin/...; point it at the real binaries. When the config
 	# is not under ~/.config, tell the daemon where it is through XDG_CONFIG_HOME (its default
 	# lookup, so a missing file still means built-in defaults) and read the env file from there.
-	if [ "$config_home" = "$HOME/.config" ]; then
+	# A packaged unit (--no-user-files) serves every user: it keeps %h.
+	if [ "$config_home" = "$HOME/.config" ] || [ "$user_files" = no ]; then
 		sed -e "s|%h/\.cargo/bin/|$bin_dir/|g" "$repo/systemd/deepinfra-shim.service" >"$work/unit"
 	else
 		sed -e "s|%h/\.cargo/bin/|$bin_dir/|g" \

@@ -55,7 +55,10 @@ fn have_tool(tool: &str, why: &str) -> bool {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        assert!(!in_ci(), "`{tool}` is required under CI=true ({why}); install it in .ci/run");
+        assert!(
+            !in_ci(),
+            "`{tool}` is required under CI=true ({why}); install it in .ci/run"
+        );
         eprintln!("SKIPPED: `{tool}` is not on PATH, so {why} is not checked here");
     }
     ok
@@ -82,7 +85,12 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Self {
-        let fx = Fixture { dir: tempfile::Builder::new().prefix("dsh-svc").tempdir().unwrap() };
+        let fx = Fixture {
+            dir: tempfile::Builder::new()
+                .prefix("dsh-svc")
+                .tempdir()
+                .unwrap(),
+        };
         for sub in ["home", "bins", "tmp", "rt"] {
             std::fs::create_dir_all(fx.path(sub)).unwrap();
         }
@@ -114,10 +122,12 @@ impl Fixture {
         self.home().join(".config/deepinfra-shim")
     }
     fn unit_path(&self) -> PathBuf {
-        self.home().join(".config/systemd/user/deepinfra-shim.service")
+        self.home()
+            .join(".config/systemd/user/deepinfra-shim.service")
     }
     fn plist_path(&self) -> PathBuf {
-        self.home().join("Library/LaunchAgents/com.deepinfra.shim.plist")
+        self.home()
+            .join("Library/LaunchAgents/com.deepinfra.shim.plist")
     }
 
     /// Runs a script under /bin/sh (POSIX sh: dash on Debian) with a cleared environment.
@@ -126,7 +136,10 @@ impl Fixture {
         cmd.arg(repo().join("packaging").join(name))
             .args(args)
             .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into()))
+            .env(
+                "PATH",
+                std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into()),
+            )
             .env("HOME", self.home())
             .env("TMPDIR", self.path("tmp"))
             .stdin(Stdio::null());
@@ -134,7 +147,11 @@ impl Fixture {
             cmd.env(k, v);
         }
         let out = cmd.output().unwrap();
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(!text.contains(TOKEN), "{name} printed the token:\n{text}");
         out
     }
@@ -143,11 +160,24 @@ impl Fixture {
     fn install(&self, extra: &[&str], envs: &[(&str, &str)]) -> String {
         let bins = self.path("bins");
         let prefix = self.prefix();
-        let mut args = vec!["--bin-dir", bins.to_str().unwrap(), "--prefix", prefix.to_str().unwrap()];
+        let mut args = vec![
+            "--bin-dir",
+            bins.to_str().unwrap(),
+            "--prefix",
+            prefix.to_str().unwrap(),
+        ];
         args.extend_from_slice(extra);
         let out = self.script("install.sh", &args, envs);
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert!(out.status.success(), "install.sh {args:?} failed ({}):\n{text}", out.status);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.status.success(),
+            "install.sh {args:?} failed ({}):\n{text}",
+            out.status
+        );
         text
     }
 }
@@ -200,24 +230,35 @@ impl Unit {
             if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
                 continue;
             }
-            assert!(!line.ends_with('\\'), "line continuations are not expected: {line}");
+            assert!(
+                !line.ends_with('\\'),
+                "line continuations are not expected: {line}"
+            );
             if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
                 section = name.to_owned();
                 continue;
             }
-            let (k, v) = line.split_once('=').unwrap_or_else(|| panic!("not key=value: {line}"));
+            let (k, v) = line
+                .split_once('=')
+                .unwrap_or_else(|| panic!("not key=value: {line}"));
             entries.push((section.clone(), k.trim().to_owned(), v.trim().to_owned()));
         }
         Unit(entries)
     }
 
     fn all(&self, section: &str, key: &str) -> Vec<&str> {
-        self.0.iter().filter(|(s, k, _)| s == section && k == key).map(|(_, _, v)| v.as_str()).collect()
+        self.0
+            .iter()
+            .filter(|(s, k, _)| s == section && k == key)
+            .map(|(_, _, v)| v.as_str())
+            .collect()
     }
 
     /// The value in force (the last assignment), panicking when the key is absent.
     fn get(&self, section: &str, key: &str) -> &str {
-        *self.all(section, key).last().unwrap_or_else(|| panic!("[{section}] {key}= missing"))
+        self.all(section, key)
+            .last()
+            .unwrap_or_else(|| panic!("[{section}] {key}= missing"))
     }
 
     fn keys(&self) -> Vec<&str> {
@@ -247,9 +288,18 @@ fn expand(value: &str, home: &Path, runtime: &Path) -> String {
 
 /// An `Exec*=` line as argv: specifiers expanded, split on whitespace (the unit uses no quotes).
 fn exec_argv(value: &str, home: &Path, runtime: &Path) -> Vec<String> {
-    assert!(!value.contains('"') && !value.contains('\''), "quoted Exec lines are not expected: {value}");
-    assert!(!value.starts_with(['-', '@', '+', '!', ':']), "Exec prefixes are not expected: {value}");
-    expand(value, home, runtime).split_whitespace().map(str::to_owned).collect()
+    assert!(
+        !value.contains('"') && !value.contains('\''),
+        "quoted Exec lines are not expected: {value}"
+    );
+    assert!(
+        !value.starts_with(['-', '@', '+', '!', ':']),
+        "Exec prefixes are not expected: {value}"
+    );
+    expand(value, home, runtime)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// An `EnvironmentFile=` as systemd reads it: KEY=value lines, `#`/`;` comments, surrounding
@@ -261,7 +311,9 @@ fn parse_env_file(text: &str) -> Vec<(String, String)> {
         if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
             continue;
         }
-        let (k, v) = line.split_once('=').unwrap_or_else(|| panic!("env file line without '=': {line}"));
+        let (k, v) = line
+            .split_once('=')
+            .unwrap_or_else(|| panic!("env file line without '=': {line}"));
         let v = v.trim();
         let v = match v.as_bytes() {
             [b'"', .., b'"'] | [b'\'', .., b'\''] if v.len() >= 2 => &v[1..v.len() - 1],
@@ -279,11 +331,19 @@ fn plist_json(path: &Path) -> Option<serde_json::Value> {
         return None;
     }
     let out = Command::new("python3")
-        .args(["-c", "import json, plistlib, sys; print(json.dumps(plistlib.load(open(sys.argv[1], 'rb'))))"])
+        .args([
+            "-c",
+            "import json, plistlib, sys; print(json.dumps(plistlib.load(open(sys.argv[1], 'rb'))))",
+        ])
         .arg(path)
         .output()
         .unwrap();
-    assert!(out.status.success(), "plistlib rejects {}:\n{}", path.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "plistlib rejects {}:\n{}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     Some(serde_json::from_slice(&out.stdout).unwrap())
 }
 
@@ -298,12 +358,24 @@ fn checked_in_unit_has_the_documented_settings() {
     assert_eq!(unit.get(s, "Type"), "notify");
     assert_eq!(unit.get(s, "NotifyAccess"), "main");
     let start = unit.get(s, "ExecStart");
-    assert!(start.starts_with("%h/.cargo/bin/deepinfra-shim "), "{start}");
-    assert!(start.contains("--control-socket %t/deepinfra-shim/control.sock"), "{start}");
+    assert!(
+        start.starts_with("%h/.cargo/bin/deepinfra-shim "),
+        "{start}"
+    );
+    assert!(
+        start.contains("--control-socket %t/deepinfra-shim/control.sock"),
+        "{start}"
+    );
     let reload = unit.get(s, "ExecReload");
     assert!(reload.starts_with("%h/.cargo/bin/shimctl "), "{reload}");
-    assert!(reload.contains("--socket %t/deepinfra-shim/control.sock") && reload.ends_with(" reload"), "{reload}");
-    assert_eq!(unit.get(s, "EnvironmentFile"), "-%h/.config/deepinfra-shim/env");
+    assert!(
+        reload.contains("--socket %t/deepinfra-shim/control.sock") && reload.ends_with(" reload"),
+        "{reload}"
+    );
+    assert_eq!(
+        unit.get(s, "EnvironmentFile"),
+        "-%h/.config/deepinfra-shim/env"
+    );
     assert_eq!(unit.get(s, "Restart"), "on-failure");
     assert!(unit.get(s, "RestartSec").parse::<u32>().unwrap() >= 1);
     assert_eq!(unit.get(s, "WatchdogSec"), "30");
@@ -331,11 +403,17 @@ fn checked_in_unit_has_the_documented_settings() {
             !(key.starts_with("Protect") || key.starts_with("Private") || key.ends_with("Paths")),
             "{key}= needs namespaces in a user unit"
         );
-        assert!(!matches!(key, "RestartSteps" | "RestartMaxDelaySec"), "{key}= needs systemd 254+");
+        assert!(
+            !matches!(key, "RestartSteps" | "RestartMaxDelaySec"),
+            "{key}= needs systemd 254+"
+        );
     }
     assert_eq!(unit.get("Install", "WantedBy"), "default.target");
     for (_, key, value) in &unit.0 {
-        assert!(!value.contains("network-online.target"), "{key}={value}: a user unit cannot order on it");
+        assert!(
+            !value.contains("network-online.target"),
+            "{key}={value}: a user unit cannot order on it"
+        );
     }
 }
 
@@ -351,7 +429,10 @@ fn systemd_verify(unit: &Path, home: &Path, runtime: &Path) {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let ours: Vec<&str> = stderr.lines().filter(|l| l.contains("deepinfra-shim")).collect();
+    let ours: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("deepinfra-shim"))
+        .collect();
     assert!(
         out.status.success() && ours.is_empty(),
         "systemd-analyze verify {} ({}):\n{stderr}{}",
@@ -373,10 +454,16 @@ fn systemd_analyze_verify_accepts_the_checked_in_and_the_installed_unit() {
     std::fs::create_dir_all(&cargo_bin).unwrap();
     for name in ["deepinfra-shim", "shimctl"] {
         std::fs::hard_link(fx.path("bins").join(name), cargo_bin.join(name))
-            .or_else(|_| std::fs::copy(fx.path("bins").join(name), cargo_bin.join(name)).map(|_| ()))
+            .or_else(|_| {
+                std::fs::copy(fx.path("bins").join(name), cargo_bin.join(name)).map(|_| ())
+            })
             .unwrap();
     }
-    systemd_verify(&repo().join("systemd/deepinfra-shim.service"), &fx.home(), &fx.path("rt"));
+    systemd_verify(
+        &repo().join("systemd/deepinfra-shim.service"),
+        &fx.home(),
+        &fx.path("rt"),
+    );
 
     // The installed unit (absolute paths into the temp prefix), default and custom config home.
     fx.install(&[], &[]);
@@ -386,8 +473,14 @@ fn systemd_analyze_verify_accepts_the_checked_in_and_the_installed_unit() {
     let alt_unit = alt.join("systemd/user/deepinfra-shim.service");
     systemd_verify(&alt_unit, &fx.home(), &fx.path("rt"));
     let unit = Unit::parse(&read(&alt_unit));
-    assert_eq!(unit.get("Service", "EnvironmentFile"), format!("-{}/deepinfra-shim/env", alt.display()));
-    assert_eq!(unit.get("Service", "Environment"), format!("XDG_CONFIG_HOME={}", alt.display()));
+    assert_eq!(
+        unit.get("Service", "EnvironmentFile"),
+        format!("-{}/deepinfra-shim/env", alt.display())
+    );
+    assert_eq!(
+        unit.get("Service", "Environment"),
+        format!("XDG_CONFIG_HOME={}", alt.display())
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -397,21 +490,41 @@ fn systemd_analyze_verify_accepts_the_checked_in_and_the_installed_unit() {
 fn plist_template_parses_and_has_the_launchagent_keys() {
     let path = repo().join("launchd/com.deepinfra.shim.plist");
     let Some(p) = plist_json(&path) else { return };
-    assert_eq!(p["Label"], "com.deepinfra.shim", "the file name must be Label + .plist");
-    let args: Vec<&str> = p["ProgramArguments"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    assert_eq!(
+        p["Label"], "com.deepinfra.shim",
+        "the file name must be Label + .plist"
+    );
+    let args: Vec<&str> = p["ProgramArguments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
     assert_eq!(&args[..2], ["/bin/sh", "-c"]);
     assert_eq!(args[3], "__CONFIG_DIR__/env");
     assert_eq!(args[4], "__BIN_DIR__/deepinfra-shim");
     assert_eq!(&args[5..], ["--control-socket", "__CONTROL_SOCKET__"]);
     assert_eq!(p["RunAtLoad"], true);
-    assert_eq!(p["KeepAlive"], serde_json::json!({ "SuccessfulExit": false }));
+    assert_eq!(
+        p["KeepAlive"],
+        serde_json::json!({ "SuccessfulExit": false })
+    );
     assert!(p["ThrottleInterval"].as_u64().unwrap() >= 1);
-    assert!(p["ExitTimeOut"].as_u64().unwrap() > 30, "above the 30 s drain timeout");
+    assert!(
+        p["ExitTimeOut"].as_u64().unwrap() > 30,
+        "above the 30 s drain timeout"
+    );
     assert_eq!(p["ProcessType"], "Standard");
     assert_eq!(p["StandardOutPath"], "__LOG_DIR__/deepinfra-shim.log");
     assert_eq!(p["StandardErrorPath"], "__LOG_DIR__/deepinfra-shim.log");
-    assert_eq!(p["EnvironmentVariables"], serde_json::json!({ "XDG_CONFIG_HOME": "__CONFIG_HOME__" }));
-    assert!(!read(&path).contains("DEEPINFRA_TOKEN="), "no token in a world-readable plist");
+    assert_eq!(
+        p["EnvironmentVariables"],
+        serde_json::json!({ "XDG_CONFIG_HOME": "__CONFIG_HOME__" })
+    );
+    assert!(
+        !read(&path).contains("DEEPINFRA_TOKEN="),
+        "no token in a world-readable plist"
+    );
 }
 
 /// The XML text with its `<!-- … -->` comments removed.
@@ -435,37 +548,67 @@ fn installed_plist_has_absolute_paths_and_a_socket_path_macos_accepts() {
     std::fs::create_dir_all(&tmpdir).unwrap();
     let out = fx.install(
         &["--os", "macos"],
-        &[("DEEPINFRA_TOKEN", TOKEN), ("TMPDIR", &format!("{}/", tmpdir.display()))],
+        &[
+            ("DEEPINFRA_TOKEN", TOKEN),
+            ("TMPDIR", &format!("{}/", tmpdir.display())),
+        ],
     );
     assert!(out.contains("launchctl bootstrap gui/"), "{out}");
     let plist = fx.plist_path();
     assert_eq!(mode(&plist), 0o644);
     let text = read(&plist);
-    assert!(!without_xml_comments(&text).contains("__"), "placeholder left:\n{text}");
+    assert!(
+        !without_xml_comments(&text).contains("__"),
+        "placeholder left:\n{text}"
+    );
     assert!(!text.contains(TOKEN));
     let log_dir = fx.home().join("Library/Logs/deepinfra-shim");
     assert_eq!(mode(&log_dir), 0o700);
     assert_eq!(mode(&fx.config_dir().join("env")), 0o600);
 
     let Some(p) = plist_json(&plist) else { return };
-    let args: Vec<&str> = p["ProgramArguments"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    let args: Vec<&str> = p["ProgramArguments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
     assert_eq!(args[3], fx.config_dir().join("env").to_str().unwrap());
-    assert_eq!(args[4], fx.prefix().join("bin/deepinfra-shim").to_str().unwrap());
+    assert_eq!(
+        args[4],
+        fx.prefix().join("bin/deepinfra-shim").to_str().unwrap()
+    );
     let uid = String::from_utf8(Command::new("id").arg("-u").output().unwrap().stdout).unwrap();
-    let socket = format!("{}/deepinfra-shim-{}/control.sock", tmpdir.display(), uid.trim());
+    let socket = format!(
+        "{}/deepinfra-shim-{}/control.sock",
+        tmpdir.display(),
+        uid.trim()
+    );
     assert_eq!(args[6], socket, "the path shimctl computes from TMPDIR");
-    assert!(socket.len() < 104, "sun_path on macOS holds 104 bytes with the NUL");
+    assert!(
+        socket.len() < 104,
+        "sun_path on macOS holds 104 bytes with the NUL"
+    );
     let log = log_dir.join("deepinfra-shim.log");
     assert_eq!(p["StandardErrorPath"], log.to_str().unwrap());
-    assert_eq!(p["EnvironmentVariables"]["XDG_CONFIG_HOME"], fx.home().join(".config").to_str().unwrap());
+    assert_eq!(
+        p["EnvironmentVariables"]["XDG_CONFIG_HOME"],
+        fx.home().join(".config").to_str().unwrap()
+    );
 
     // A TMPDIR too long for a socket path falls back to /tmp and says how to point shimctl there.
     let long = fx.path(&"x".repeat(90));
     std::fs::create_dir_all(&long).unwrap();
     let out = fx.install(&["--os", "macos"], &[("TMPDIR", long.to_str().unwrap())]);
-    assert!(out.contains("DEEPINFRA_CODEX_SHIM_CONTROL_SOCKET="), "{out}");
+    assert!(
+        out.contains("DEEPINFRA_CODEX_SHIM_CONTROL_SOCKET="),
+        "{out}"
+    );
     let p = plist_json(&plist).unwrap();
-    assert_eq!(p["ProgramArguments"][6], format!("/tmp/deepinfra-shim-{}/control.sock", uid.trim()));
+    assert_eq!(
+        p["ProgramArguments"][6],
+        format!("/tmp/deepinfra-shim-{}/control.sock", uid.trim())
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -477,14 +620,29 @@ fn install_into_destdir_sets_modes_and_paths_and_a_second_run_changes_nothing() 
     let stage = fx.path("stage");
     let stage_s = stage.to_str().unwrap().to_owned();
     // Final paths that do not exist on this machine: only DESTDIR is written.
-    let envs = [("DESTDIR", stage_s.as_str()), ("HOME", "/home/tester"), ("DEEPINFRA_TOKEN", TOKEN)];
+    let envs = [
+        ("DESTDIR", stage_s.as_str()),
+        ("HOME", "/home/tester"),
+        ("DEEPINFRA_TOKEN", TOKEN),
+    ];
     let run = |fx: &Fixture| {
         let out = fx.script(
             "install.sh",
-            &["--bin-dir", fx.path("bins").to_str().unwrap(), "--prefix", "/opt/dsh", "--os", "linux"],
+            &[
+                "--bin-dir",
+                fx.path("bins").to_str().unwrap(),
+                "--prefix",
+                "/opt/dsh",
+                "--os",
+                "linux",
+            ],
             &envs,
         );
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(out.status.success(), "install.sh failed:\n{text}");
         text
     };
@@ -494,12 +652,18 @@ fn install_into_destdir_sets_modes_and_paths_and_a_second_run_changes_nothing() 
     for name in ["deepinfra-shim", "shimctl"] {
         let installed = stage.join("opt/dsh/bin").join(name);
         assert_eq!(mode(&installed), 0o755, "{name}");
-        assert!(std::fs::read(&installed).unwrap() == std::fs::read(fx.path("bins").join(name)).unwrap());
+        assert!(
+            std::fs::read(&installed).unwrap()
+                == std::fs::read(fx.path("bins").join(name)).unwrap()
+        );
     }
     let unit_path = stage.join("home/tester/.config/systemd/user/deepinfra-shim.service");
     assert_eq!(mode(&unit_path), 0o644);
     let unit_text = read(&unit_path);
-    assert!(!unit_text.contains(&stage_s), "DESTDIR leaked into the unit");
+    assert!(
+        !unit_text.contains(&stage_s),
+        "DESTDIR leaked into the unit"
+    );
     let unit = Unit::parse(&unit_text);
     assert_eq!(
         unit.get("Service", "ExecStart"),
@@ -509,13 +673,19 @@ fn install_into_destdir_sets_modes_and_paths_and_a_second_run_changes_nothing() 
         unit.get("Service", "ExecReload"),
         "/opt/dsh/bin/shimctl --socket %t/deepinfra-shim/control.sock reload"
     );
-    assert_eq!(unit.get("Service", "EnvironmentFile"), "-%h/.config/deepinfra-shim/env");
+    assert_eq!(
+        unit.get("Service", "EnvironmentFile"),
+        "-%h/.config/deepinfra-shim/env"
+    );
     assert!(unit.all("Service", "Environment").is_empty());
 
     let config_dir = stage.join("home/tester/.config/deepinfra-shim");
     assert_eq!(mode(&config_dir), 0o700);
     assert_eq!(mode(&config_dir.join("config.yaml")), 0o644);
-    assert_eq!(read(&config_dir.join("config.yaml")), read(&repo().join("packaging/config.example.yaml")));
+    assert_eq!(
+        read(&config_dir.join("config.yaml")),
+        read(&repo().join("packaging/config.example.yaml"))
+    );
     let env_path = config_dir.join("env");
     assert_eq!(mode(&env_path), 0o600);
     let vars = parse_env_file(&read(&env_path));
@@ -537,13 +707,20 @@ fn install_keeps_an_existing_config_and_updates_the_token_in_place() {
     let mine = "log:\n  level: debug\n";
     std::fs::write(fx.config_dir().join("config.yaml"), mine).unwrap();
     let env_path = fx.config_dir().join("env");
-    std::fs::write(&env_path, "# mine\nLOCAL_KEY=abc\nDEEPINFRA_TOKEN=old\nOTHER=1\n").unwrap();
+    std::fs::write(
+        &env_path,
+        "# mine\nLOCAL_KEY=abc\nDEEPINFRA_TOKEN=old\nOTHER=1\n",
+    )
+    .unwrap();
     std::fs::set_permissions(&env_path, std::fs::Permissions::from_mode(0o644)).unwrap();
 
     let out = fx.install(&[], &[("DEEPINFRA_TOKEN", TOKEN)]);
     assert!(out.contains("not overwritten"), "{out}");
     assert_eq!(read(&fx.config_dir().join("config.yaml")), mine);
-    assert_eq!(read(&env_path), format!("# mine\nLOCAL_KEY=abc\nDEEPINFRA_TOKEN={TOKEN}\nOTHER=1\n"));
+    assert_eq!(
+        read(&env_path),
+        format!("# mine\nLOCAL_KEY=abc\nDEEPINFRA_TOKEN={TOKEN}\nOTHER=1\n")
+    );
     assert_eq!(mode(&env_path), 0o600, "the token file is made private");
 
     // Without the variable, an existing env file is left as it is.
@@ -557,12 +734,20 @@ fn install_without_a_token_writes_a_private_template_and_says_what_to_do() {
     let fx = Fixture::new();
     let out = fx.install(&[], &[]);
     assert!(out.contains("No token yet"), "{out}");
-    assert!(out.contains("systemctl --user daemon-reload && systemctl --user enable --now deepinfra-shim"), "{out}");
+    assert!(
+        out.contains(
+            "systemctl --user daemon-reload && systemctl --user enable --now deepinfra-shim"
+        ),
+        "{out}"
+    );
     assert!(out.contains("shimctl status"), "{out}");
     let env_path = fx.config_dir().join("env");
     assert_eq!(mode(&env_path), 0o600);
     assert!(parse_env_file(&read(&env_path)).is_empty(), "only comments");
-    assert_eq!(read(&env_path), read(&repo().join("packaging/deepinfra-shim.env.example")));
+    assert_eq!(
+        read(&env_path),
+        read(&repo().join("packaging/deepinfra-shim.env.example"))
+    );
 }
 
 #[test]
@@ -573,12 +758,20 @@ fn install_refuses_a_token_it_cannot_write_safely_before_writing_anything() {
     let prefix = fx.prefix();
     let out = fx.script(
         "install.sh",
-        &["--bin-dir", bins.to_str().unwrap(), "--prefix", prefix.to_str().unwrap()],
+        &[
+            "--bin-dir",
+            bins.to_str().unwrap(),
+            "--prefix",
+            prefix.to_str().unwrap(),
+        ],
         &[("DEEPINFRA_TOKEN", &bad)],
     );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("DEEPINFRA_TOKEN contains"));
-    assert!(!prefix.exists() && !fx.home().join(".config").exists(), "wrote files before refusing");
+    assert!(
+        !prefix.exists() && !fx.home().join(".config").exists(),
+        "wrote files before refusing"
+    );
 }
 
 #[test]
@@ -600,19 +793,44 @@ fn packager_layout_writes_no_user_files() {
             "--os",
             "linux",
         ],
-        &[("HOME", "/home/tester")],
+        // The packager's own XDG_CONFIG_HOME must not end up in a unit shared by every user.
+        &[
+            ("HOME", "/home/tester"),
+            ("XDG_CONFIG_HOME", "/home/tester/cfg"),
+        ],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut files: Vec<String> = manifest(&stage)
         .into_iter()
         .filter(|(_, d)| d.starts_with("file"))
         .map(|(p, _)| p.display().to_string())
         .collect();
     files.sort();
-    assert_eq!(files, ["usr/bin/deepinfra-shim", "usr/bin/shimctl", "usr/lib/systemd/user/deepinfra-shim.service"]);
-    let unit = Unit::parse(&read(&stage.join("usr/lib/systemd/user/deepinfra-shim.service")));
-    assert!(unit.get("Service", "ExecStart").starts_with("/usr/bin/deepinfra-shim "));
-    assert_eq!(unit.get("Service", "EnvironmentFile"), "-%h/.config/deepinfra-shim/env", "per user at run time");
+    assert_eq!(
+        files,
+        [
+            "usr/bin/deepinfra-shim",
+            "usr/bin/shimctl",
+            "usr/lib/systemd/user/deepinfra-shim.service"
+        ]
+    );
+    let unit = Unit::parse(&read(
+        &stage.join("usr/lib/systemd/user/deepinfra-shim.service"),
+    ));
+    assert!(
+        unit.get("Service", "ExecStart")
+            .starts_with("/usr/bin/deepinfra-shim ")
+    );
+    assert_eq!(
+        unit.get("Service", "EnvironmentFile"),
+        "-%h/.config/deepinfra-shim/env",
+        "per user at run time"
+    );
+    assert!(unit.all("Service", "Environment").is_empty());
 }
 
 #[test]
@@ -622,12 +840,35 @@ fn uninstall_removes_what_install_wrote_and_keeps_the_config_unless_purged() {
     let stage_s = stage.to_str().unwrap().to_owned();
     let bins = fx.path("bins");
     for os in ["linux", "macos"] {
-        let envs = [("DESTDIR", stage_s.as_str()), ("HOME", "/home/tester"), ("DEEPINFRA_TOKEN", TOKEN)];
-        let out = fx.script("install.sh", &["--bin-dir", bins.to_str().unwrap(), "--prefix", "/opt/dsh", "--os", os], &envs);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let envs = [
+            ("DESTDIR", stage_s.as_str()),
+            ("HOME", "/home/tester"),
+            ("DEEPINFRA_TOKEN", TOKEN),
+        ];
+        let out = fx.script(
+            "install.sh",
+            &[
+                "--bin-dir",
+                bins.to_str().unwrap(),
+                "--prefix",
+                "/opt/dsh",
+                "--os",
+                os,
+            ],
+            &envs,
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
 
         let out = fx.script("uninstall.sh", &["--prefix", "/opt/dsh", "--os", os], &envs);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let left: Vec<String> = manifest(&stage)
             .into_iter()
             .filter(|(_, d)| d.starts_with("file"))
@@ -635,15 +876,34 @@ fn uninstall_removes_what_install_wrote_and_keeps_the_config_unless_purged() {
             .collect();
         assert_eq!(
             left,
-            ["home/tester/.config/deepinfra-shim/config.yaml", "home/tester/.config/deepinfra-shim/env"],
+            [
+                "home/tester/.config/deepinfra-shim/config.yaml",
+                "home/tester/.config/deepinfra-shim/env"
+            ],
             "{os}"
         );
         assert!(String::from_utf8_lossy(&out.stdout).contains("--purge"));
 
-        let out = fx.script("uninstall.sh", &["--prefix", "/opt/dsh", "--os", os, "--purge"], &envs);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        assert!(!stage.join("home/tester/.config/deepinfra-shim").exists(), "{os}");
-        assert!(!stage.join("home/tester/Library/Logs/deepinfra-shim").exists(), "{os}");
+        let out = fx.script(
+            "uninstall.sh",
+            &["--prefix", "/opt/dsh", "--os", os, "--purge"],
+            &envs,
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !stage.join("home/tester/.config/deepinfra-shim").exists(),
+            "{os}"
+        );
+        assert!(
+            !stage
+                .join("home/tester/Library/Logs/deepinfra-shim")
+                .exists(),
+            "{os}"
+        );
     }
 }
 
@@ -692,15 +952,36 @@ impl Upstream {
     }
 }
 
+/// Every request the stand-in provider got (at least one) carried the env file's token.
+fn assert_only_our_token(upstream: &Upstream) {
+    let seen = upstream.auth.lock().unwrap().clone();
+    let expected = format!("Bearer {TOKEN}");
+    assert!(
+        !seen.is_empty() && seen.iter().all(|a| *a == expected),
+        "upstream saw Authorization {seen:?}"
+    );
+}
+
 /// `GET path` over a fresh connection: (status, body).
 fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     let mut conn = TcpStream::connect(addr).unwrap();
     conn.set_read_timeout(Some(PATIENCE)).unwrap();
-    write!(conn, "GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n").unwrap();
+    write!(
+        conn,
+        "GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut raw = String::new();
     conn.read_to_string(&mut raw).unwrap();
-    let status = raw.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("bad reply: {raw}"));
-    let body = raw.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    let status = raw
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad reply: {raw}"));
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
     (status, body)
 }
 
@@ -714,7 +995,11 @@ struct NotifySocket {
 impl NotifySocket {
     fn bind(path: PathBuf) -> NotifySocket {
         let sock = UnixDatagram::bind(&path).unwrap();
-        NotifySocket { sock, path, seen: Vec::new() }
+        NotifySocket {
+            sock,
+            path,
+            seen: Vec::new(),
+        }
     }
 
     /// Waits for a message with the line `line` (e.g. `READY=1`) and returns the whole message.
@@ -776,12 +1061,16 @@ struct Process {
 impl Process {
     /// Spawns `cmd` with piped output and waits for the `Listening on` line.
     fn start(mut cmd: Command) -> Process {
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
         let log = Log::default();
         let (tx, rx) = mpsc::channel();
-        let pipes: [Box<dyn Read + Send>; 2] =
-            [Box::new(child.stdout.take().unwrap()), Box::new(child.stderr.take().unwrap())];
+        let pipes: [Box<dyn Read + Send>; 2] = [
+            Box::new(child.stdout.take().unwrap()),
+            Box::new(child.stderr.take().unwrap()),
+        ];
         for pipe in pipes {
             let (log, tx) = (log.clone(), tx.clone());
             std::thread::spawn(move || {
@@ -789,7 +1078,8 @@ impl Process {
                     let Ok(line) = line else { break };
                     let line = plain(&line);
                     if let Some(rest) = line.split("Listening on http://").nth(1) {
-                        let addr: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
+                        let addr: String =
+                            rest.chars().take_while(|c| !c.is_whitespace()).collect();
                         if let Ok(addr) = addr.trim_end_matches('/').parse::<SocketAddr>() {
                             let _ = tx.send(addr);
                         }
@@ -804,7 +1094,10 @@ impl Process {
             let _ = child.kill();
             let status = child.wait();
             std::thread::sleep(Duration::from_millis(200));
-            panic!("no `Listening on http://…` line (exit: {status:?}); output:\n{}", log.text());
+            panic!(
+                "no `Listening on http://…` line (exit: {status:?}); output:\n{}",
+                log.text()
+            );
         };
         Process { child, log, addr }
     }
@@ -815,14 +1108,21 @@ impl Process {
 
     /// SIGTERM, as systemd's stop and launchd's bootout send, then waits for the exit.
     fn terminate(&mut self) -> ExitStatus {
-        let sent = Command::new("kill").args(["-TERM", &self.pid().to_string()]).status().unwrap();
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .unwrap();
         assert!(sent.success());
         let deadline = Instant::now() + PATIENCE;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
-            assert!(Instant::now() < deadline, "still running after SIGTERM; output:\n{}", self.log.text());
+            assert!(
+                Instant::now() < deadline,
+                "still running after SIGTERM; output:\n{}",
+                self.log.text()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -855,7 +1155,12 @@ impl SystemdLaunch {
         fx.install(&["--os", "linux"], &[("DEEPINFRA_TOKEN", TOKEN)]);
         let unit = Unit::parse(&read(&fx.unit_path()));
         let runtime = fx.path("rt");
-        SystemdLaunch { fx, unit, upstream, runtime }
+        SystemdLaunch {
+            fx,
+            unit,
+            upstream,
+            runtime,
+        }
     }
 
     /// The environment systemd gives the service: a small base, the unit's EnvironmentFile
@@ -895,26 +1200,38 @@ impl SystemdLaunch {
     /// `/bin/sh` sets the umask and WATCHDOG_PID (which must be the daemon's own pid, hence
     /// `exec`) as systemd does.
     fn start(&self, notify: &NotifySocket, watchdog_usec: u64) -> Process {
-        let argv = exec_argv(self.unit.get("Service", "ExecStart"), &self.fx.home(), &self.runtime);
+        let argv = exec_argv(
+            self.unit.get("Service", "ExecStart"),
+            &self.fx.home(),
+            &self.runtime,
+        );
         let umask = self.unit.get("Service", "UMask");
         let mut cmd = Command::new("/bin/sh");
         cmd.arg("-c")
-            .arg(format!("umask {umask}; WATCHDOG_PID=$$; export WATCHDOG_PID; exec \"$@\""))
+            .arg(format!(
+                "umask {umask}; WATCHDOG_PID=$$; export WATCHDOG_PID; exec \"$@\""
+            ))
             .arg("sh")
             .args(&argv);
         self.base_env(&mut cmd);
-        cmd.env("NOTIFY_SOCKET", &notify.path).env("WATCHDOG_USEC", watchdog_usec.to_string());
+        cmd.env("NOTIFY_SOCKET", &notify.path)
+            .env("WATCHDOG_USEC", watchdog_usec.to_string());
         Process::start(cmd)
     }
 
     /// An Exec line other than ExecStart (ExecReload), as systemd runs it: same environment,
     /// plus MAINPID.
     fn run_exec(&self, key: &str, main_pid: u32) -> Output {
-        let argv = exec_argv(self.unit.get("Service", key), &self.fx.home(), &self.runtime);
+        let argv = exec_argv(
+            self.unit.get("Service", key),
+            &self.fx.home(),
+            &self.runtime,
+        );
         let mut cmd = Command::new(&argv[0]);
         cmd.args(&argv[1..]);
         self.base_env(&mut cmd);
-        cmd.env("MAINPID", main_pid.to_string()).stdin(Stdio::null());
+        cmd.env("MAINPID", main_pid.to_string())
+            .stdin(Stdio::null());
         cmd.output().unwrap()
     }
 }
@@ -926,7 +1243,10 @@ fn daemon_started_like_the_unit_reports_ready_serves_health_and_stops_cleanly() 
     let mut daemon = launch.start(&notify, 60_000_000);
 
     let ready = notify.wait_for("READY=1", &daemon.log);
-    assert!(ready.lines().any(|l| l.starts_with("STATUS=")) || notify.seen.iter().any(|m| m.contains("STATUS=")));
+    assert!(
+        ready.lines().any(|l| l.starts_with("STATUS="))
+            || notify.seen.iter().any(|m| m.contains("STATUS="))
+    );
 
     let (status, body) = http_get(daemon.addr, "/health");
     assert_eq!(status, 200, "{body}");
@@ -937,11 +1257,16 @@ fn daemon_started_like_the_unit_reports_ready_serves_health_and_stops_cleanly() 
     // The token came from the env file: the daemon sends it upstream on its own.
     let (status, body) = http_get(daemon.addr, "/v1/models");
     assert_eq!(status, 200, "{body}");
-    assert_eq!(launch.upstream.auth.lock().unwrap().as_slice(), [format!("Bearer {TOKEN}")]);
+    assert_only_our_token(&launch.upstream);
 
     // The control socket is where the unit said, inside the private runtime directory.
     let socket = launch.runtime.join("deepinfra-shim/control.sock");
-    assert!(socket.exists(), "no control socket at {}; output:\n{}", socket.display(), daemon.log.text());
+    assert!(
+        socket.exists(),
+        "no control socket at {}; output:\n{}",
+        socket.display(),
+        daemon.log.text()
+    );
     assert_eq!(mode(&launch.runtime.join("deepinfra-shim")), 0o700);
 
     let status = daemon.terminate();
@@ -978,7 +1303,10 @@ fn exec_reload_reloads_through_shimctl_and_shimctl_finds_the_socket_by_default()
         daemon.log.text()
     );
     let reloading = notify.wait_for("RELOADING=1", &daemon.log);
-    assert!(reloading.contains("MONOTONIC_USEC="), "systemd 253+ needs MONOTONIC_USEC: {reloading:?}");
+    assert!(
+        reloading.contains("MONOTONIC_USEC="),
+        "systemd 253+ needs MONOTONIC_USEC: {reloading:?}"
+    );
     notify.wait_for("READY=1", &daemon.log);
 
     // `shimctl status` with no --socket, from a shell with the same XDG_RUNTIME_DIR: the unit's
@@ -1008,11 +1336,17 @@ fn launchagent_program_arguments_load_the_env_file_and_exec_the_daemon() {
     let yaml = format!("listen:\n  port: 0\nupstream:\n  url: {}\n", upstream.url);
     std::fs::write(fx.config_dir().join("config.yaml"), yaml).unwrap();
     fx.install(&["--os", "macos"], &[("DEEPINFRA_TOKEN", TOKEN)]);
-    let Some(p) = plist_json(&fx.plist_path()) else { return };
+    let Some(p) = plist_json(&fx.plist_path()) else {
+        return;
+    };
 
     // launchd's environment: a minimal one plus EnvironmentVariables; no TMPDIR, no XDG_*.
-    let args: Vec<String> =
-        p["ProgramArguments"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_owned()).collect();
+    let args: Vec<String> = p["ProgramArguments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect();
     let mut cmd = Command::new(&args[0]);
     cmd.args(&args[1..])
         .env_clear()
@@ -1026,8 +1360,12 @@ fn launchagent_program_arguments_load_the_env_file_and_exec_the_daemon() {
     assert_eq!(status, 200);
     let (status, body) = http_get(daemon.addr, "/v1/models");
     assert_eq!(status, 200, "{body}");
-    assert_eq!(upstream.auth.lock().unwrap().as_slice(), [format!("Bearer {TOKEN}")]);
-    assert!(Path::new(&args[6]).exists(), "no control socket at {}", args[6]);
+    assert_only_our_token(&upstream);
+    assert!(
+        Path::new(&args[6]).exists(),
+        "no control socket at {}",
+        args[6]
+    );
 
     // SIGTERM to the pid launchd knows: exit 0 only if /bin/sh exec'd the daemon (a shell
     // would die of the signal and leave the daemon behind).

@@ -2,13 +2,15 @@
 //! control socket (types from `deepinfra_shim::control::protocol`, never hand-written JSON),
 //! prints, and exits with the codes of the interface contract:
 //! status 0 running / 3 not running; log-level and reload 0 / 1 refused / 3 not running;
-//! check-config 0 valid / 1 invalid; codex-config 0; doctor 0 all good / 1 otherwise.
+//! check-config 0 valid / 1 invalid; codex-config 0 (1 when --catalog cannot be written);
+//! models 0 (1 when the config does not load); doctor 0 all good / 1 otherwise.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
+use deepinfra_shim::catalog;
 use deepinfra_shim::config::cli::Cli as DaemonCli;
 use deepinfra_shim::config::load::{self, Env};
 use deepinfra_shim::config::{self, Config};
@@ -63,12 +65,26 @@ enum Command {
     },
     /// Print the ~/.codex/config.toml provider block for this daemon
     CodexConfig {
-        /// The model Codex asks for
-        #[arg(long, value_name = "MODEL", default_value = codex::DEFAULT_MODEL)]
-        model: String,
-        // `--catalog PATH` (write a Codex model catalog and point the block at it) goes here.
+        /// The model Codex asks for [default: deepseek-ai/DeepSeek-V4-Flash]; with --catalog,
+        /// the only model the catalog describes
+        #[arg(long, value_name = "MODEL")]
+        model: Option<String>,
+        /// Also write a Codex model catalog (apply_patch, context windows, vision, reasoning)
+        /// for the served models to PATH and point the block at it (model_catalog_json)
+        #[arg(long, value_name = "PATH")]
+        catalog: Option<PathBuf>,
+        /// The Codex whose bundled catalog the entries are modelled on
+        /// [default: $CODEX_BIN, else codex on PATH]
+        #[arg(long, value_name = "PATH", requires = "catalog")]
+        codex_bin: Option<PathBuf>,
     },
-    // `models [--json]` (the models this daemon serves) goes here.
+    /// The models this daemon serves: upstream, context window, vision, reasoning,
+    /// apply_patch, and where each fact came from
+    Models {
+        /// Print the facts as one JSON object
+        #[arg(long)]
+        json: bool,
+    },
     /// Check the daemon, the token, the upstream and Codex's config (exit 0 all good, 1 not)
     Doctor,
     /// Print a shell completion script
@@ -98,7 +114,12 @@ fn main() -> ExitCode {
             Command::LogLevel { level } => log_level(&client, level).await,
             Command::Reload => reload(&client).await,
             Command::CheckConfig { path } => check_config(path, &env),
-            Command::CodexConfig { model } => codex_config(&client, &env, model).await,
+            Command::CodexConfig {
+                model,
+                catalog,
+                codex_bin,
+            } => codex_config(&client, &env, model, catalog, codex_bin).await,
+            Command::Models { json } => models(&client, &env, json).await,
             Command::Doctor => run_doctor(&client, &env).await,
             Command::Completions { shell } => {
                 let mut cmd = Cli::command();
@@ -257,8 +278,17 @@ fn local_config(env: &Env) -> Result<Config, Vec<String>> {
     config::load(&DaemonCli::default(), env).map_err(|e| e.lines())
 }
 
-async fn codex_config(client: &Client, env: &Env, model: String) -> u8 {
-    let block = match fetch_status(client).await {
+async fn codex_config(
+    client: &Client,
+    env: &Env,
+    model_flag: Option<String>,
+    catalog_path: Option<PathBuf>,
+    codex_bin: Option<PathBuf>,
+) -> u8 {
+    let model = model_flag
+        .clone()
+        .unwrap_or_else(|| codex::DEFAULT_MODEL.to_owned());
+    let mut block = match fetch_status(client).await {
         Ok(s) => {
             let route = match client
                 .request(Request::Resolve {
@@ -334,7 +364,92 @@ async fn codex_config(client: &Client, env: &Env, model: String) -> u8 {
             }
         }
     };
-    print!("{}", codex::render_block(&block));
+    let mut catalog_json = None;
+    if let Some(path) = catalog_path {
+        let config = match catalog_config(client, env).await {
+            Ok(c) => c,
+            Err(lines) => return config_failed(lines),
+        };
+        let selection = match model_flag {
+            Some(m) => catalog::Selection::Only(m),
+            None => catalog::Selection::All {
+                also: vec![block.model.clone()],
+            },
+        };
+        let cat = catalog::generate(&config, &selection, codex_bin.as_deref()).await;
+        for w in &cat.warnings {
+            eprintln!("shimctl: warning: {w}");
+        }
+        match catalog::write_file(&cat, &path) {
+            Ok(abs) => {
+                eprintln!(
+                    "shimctl: wrote {} ({} model{}, modelled on {})",
+                    abs.display(),
+                    cat.models.len(),
+                    if cat.models.len() == 1 { "" } else { "s" },
+                    cat.template
+                        .as_deref()
+                        .unwrap_or("the built-in minimal entry")
+                );
+                catalog_json = Some(abs.to_string_lossy().into_owned());
+            }
+            Err(e) => {
+                eprintln!("shimctl: cannot write {}: {e}", path.display());
+                return 1;
+            }
+        }
+        // The catalog holds each model's window; a global model_context_window would
+        // override it for every model the user switches to.
+        block.context_window = None;
+    }
+    print!(
+        "{}",
+        codex::render_block_with_catalog(&block, catalog_json.as_deref())
+    );
+    0
+}
+
+/// The config the catalog describes: the running daemon's file and upstream URLs (flags may
+/// have changed them), else the config the daemon would load from this shell.
+async fn catalog_config(client: &Client, env: &Env) -> Result<Config, Vec<String>> {
+    let Ok(s) = fetch_status(client).await else {
+        return local_config(env);
+    };
+    let config = match &s.config_path {
+        Some(p) => load::check_file(std::path::Path::new(p), env),
+        None => config::load(&DaemonCli::default(), env),
+    }
+    .map_err(|e| e.lines())?;
+    Ok(catalog::with_upstream_urls(
+        config,
+        s.upstreams
+            .iter()
+            .map(|u| (u.name.as_str(), u.url.as_str())),
+    ))
+}
+
+fn config_failed(lines: Vec<String>) -> u8 {
+    eprintln!("shimctl: the config does not load:");
+    for l in lines {
+        eprintln!("  {l}");
+    }
+    1
+}
+
+async fn models(client: &Client, env: &Env, json: bool) -> u8 {
+    let config = match catalog_config(client, env).await {
+        Ok(c) => c,
+        Err(lines) => return config_failed(lines),
+    };
+    let cat = catalog::describe(&config, &catalog::Selection::All { also: vec![] }).await;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&cat.facts_json()).expect("JSON serializes")
+        );
+    } else {
+        print!("{}", catalog::render_table(&cat));
+    }
     0
 }
 

@@ -66,6 +66,13 @@ pub fn toml_str(s: &str) -> String {
 
 /// The `~/.codex/config.toml` block for this daemon.
 pub fn render_block(b: &CodexBlock) -> String {
+    render_block_with_catalog(b, None)
+}
+
+/// The block, plus the top-level `model_catalog_json` key pointing at a catalog written by
+/// `shimctl codex-config --catalog` (an absolute path: Codex resolves a relative one against
+/// `CODEX_HOME`, not the working directory).
+pub fn render_block_with_catalog(b: &CodexBlock, catalog: Option<&str>) -> String {
     let mut o = String::new();
     o.push_str("# Codex CLI provider for deepinfra-shim (printed by `shimctl codex-config`).\n");
     if let Some(note) = &b.note {
@@ -77,6 +84,13 @@ pub fn render_block(b: &CodexBlock) -> String {
     );
     let _ = writeln!(o, "model = {}", toml_str(&b.model));
     let _ = writeln!(o, "model_provider = {}", toml_str(PROVIDER_ID));
+    if let Some(path) = catalog {
+        o.push_str(
+            "# What Codex knows about the models behind the shim (apply_patch, context windows,\n\
+             # image input, reasoning efforts). Generate it again after upgrading Codex.\n",
+        );
+        let _ = writeln!(o, "model_catalog_json = {}", toml_str(path));
+    }
     if let Some((window, source)) = &b.context_window {
         let _ = writeln!(
             o,
@@ -101,7 +115,6 @@ pub fn render_block(b: &CodexBlock) -> String {
     let _ = writeln!(o, "stream_idle_timeout_ms = {STREAM_IDLE_TIMEOUT_MS}");
     let _ = writeln!(o, "request_max_retries = {REQUEST_MAX_RETRIES}");
     let _ = writeln!(o, "stream_max_retries = {STREAM_MAX_RETRIES}");
-    // `--catalog PATH` (model catalog for the served models) will add `model_catalog_json` here.
     o
 }
 
@@ -291,6 +304,23 @@ mod tests {
         let mut b = block();
         b.context_window = None;
         assert!(!render_block(&b).contains("model_context_window"));
+    }
+
+    #[test]
+    fn catalog_key_is_top_level() {
+        let text = render_block_with_catalog(&block(), Some("/home/u/.codex/models.json"));
+        let t: toml::Table = toml::from_str(&text).unwrap();
+        assert_eq!(
+            t["model_catalog_json"].as_str(),
+            Some("/home/u/.codex/models.json")
+        );
+        assert!(
+            text.find("model_catalog_json").unwrap() < text.find("\n[model_providers").unwrap()
+        );
+        assert_eq!(
+            render_block_with_catalog(&block(), None),
+            render_block(&block())
+        );
     }
 
     #[test]
