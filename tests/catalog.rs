@@ -86,8 +86,8 @@ async fn metadata_from_the_mock_upstream() {
     assert_eq!(
         names,
         [
-            "Qwen/Qwen3-VL-235B-A22B-Instruct",
-            "deepseek-ai/DeepSeek-V3.2"
+            "deepseek-ai/DeepSeek-V3.2",
+            "Qwen/Qwen3-VL-235B-A22B-Instruct"
         ]
     );
     let ds = cat.get("deepseek-ai/DeepSeek-V3.2").unwrap();
@@ -98,8 +98,8 @@ async fn metadata_from_the_mock_upstream() {
     assert!(vl.vision.value && !vl.reasoning.value);
     let entries = cat.json["models"].as_array().unwrap();
     assert_eq!(entries.len(), 2, "no template: provider entries only");
-    assert_eq!(entries[1]["input_modalities"], json!(["text"]));
-    assert_eq!(entries[0]["input_modalities"], json!(["text", "image"]));
+    assert_eq!(entries[0]["input_modalities"], json!(["text"]));
+    assert_eq!(entries[1]["input_modalities"], json!(["text", "image"]));
 }
 
 #[tokio::test]
@@ -194,4 +194,174 @@ async fn mixed_upstreams() {
         "{table}"
     );
     assert!(table.contains("131072 (upstream)"), "{table}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// shimctl models / codex-config --catalog (no Codex needed)
+// ---------------------------------------------------------------------------------------------
+
+use std::path::Path;
+use std::process::Output;
+
+use common::daemon::Daemon;
+
+/// Runs `shimctl ARGS` in `home` (also its HOME and runtime dir) with a scrubbed environment:
+/// no developer config, no Codex on PATH.
+async fn shimctl(args: Vec<String>, envs: Vec<(&'static str, String)>, home: &Path) -> Output {
+    let home = home.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_shimctl"));
+        for (key, _) in std::env::vars_os() {
+            let k = key.to_string_lossy();
+            if k.starts_with("DEEPINFRA_") || k.starts_with("CODEX_") || k.starts_with("XDG_") {
+                cmd.env_remove(&key);
+            }
+        }
+        cmd.current_dir(&home)
+            .env("HOME", &home)
+            .env("XDG_RUNTIME_DIR", &home)
+            .env("PATH", "/usr/bin:/bin")
+            .envs(envs)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("running shimctl")
+    })
+    .await
+    .unwrap()
+}
+
+fn text(out: &[u8]) -> String {
+    String::from_utf8_lossy(out).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shimctl_models_shows_facts_and_sources() {
+    let mock = MockUpstream::start().await;
+    mock.set_models(deepinfra_models());
+    let daemon = Daemon::builder()
+        .upstream(mock.url())
+        .config_yaml("models:\n  \"deepseek-ai/DeepSeek-V3.2\": { context_window: 65536 }\n")
+        .start();
+    let socket = daemon
+        .control_socket()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let home = tempfile::tempdir().unwrap();
+
+    let out = shimctl(
+        vec![
+            "--socket".into(),
+            socket.clone(),
+            "models".into(),
+            "--json".into(),
+        ],
+        vec![],
+        home.path(),
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let facts: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let models = facts["models"].as_array().unwrap();
+    let names: Vec<&str> = models.iter().map(|m| m["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "deepseek-ai/DeepSeek-V3.2",
+            "Qwen/Qwen3-VL-235B-A22B-Instruct"
+        ],
+        "the route, then the upstream's chat models (the daemon's --upstream, not the file's)"
+    );
+    assert_eq!(
+        models[0]["context_window"],
+        json!({"value": 65536, "source": "config", "route": "deepseek-ai/DeepSeek-V3.2"})
+    );
+    assert_eq!(
+        models[0]["reasoning"],
+        json!({"value": true, "source": "upstream", "upstream": "default"})
+    );
+    assert_eq!(models[0]["compact_at"], 58_982);
+    assert_eq!(models[1]["vision"]["value"], true);
+
+    let out = shimctl(
+        vec!["--socket".into(), socket, "models".into()],
+        vec![],
+        home.path(),
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(table.starts_with("MODEL "), "{table}");
+    assert!(table.contains("65536 (config)"), "{table}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shimctl_catalog_without_daemon_or_codex() {
+    let home = tempfile::tempdir().unwrap();
+    let cfg = home.path().join("config.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "upstream:\n  url: {}\nmodels:\n  \"deepseek-ai/DeepSeek-V3.2\": {{ context_window: 65536 }}\n",
+            dead_url()
+        ),
+    )
+    .unwrap();
+    let socket = home.path().join("no-daemon.sock");
+    let out = shimctl(
+        vec![
+            "--socket".into(),
+            socket.to_string_lossy().into_owned(),
+            "codex-config".into(),
+            "--model".into(),
+            "deepseek-ai/DeepSeek-V3.2".into(),
+            "--catalog".into(),
+            "catalog/models.json".into(),
+        ],
+        vec![(
+            "DEEPINFRA_CODEX_SHIM_CONFIG",
+            cfg.to_string_lossy().into_owned(),
+        )],
+        home.path(),
+    )
+    .await;
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // Said what it could not learn, loudly about the prompt.
+    assert!(
+        stderr.contains("could not read the model list of upstream 'default'"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("NO CODEX TEMPLATE"), "{stderr}");
+
+    let block: toml::Table = toml::from_str(&text(&out.stdout)).unwrap();
+    assert_eq!(block["model"].as_str(), Some("deepseek-ai/DeepSeek-V3.2"));
+    assert!(
+        block.get("model_context_window").is_none(),
+        "the catalog carries the window; a global override would apply to every model"
+    );
+    let path = Path::new(block["model_catalog_json"].as_str().expect("top-level key"));
+    assert!(path.is_absolute(), "{}", path.display());
+    // Relative to shimctl's working directory, not CODEX_HOME.
+    assert_eq!(
+        path,
+        std::fs::canonicalize(home.path())
+            .unwrap()
+            .join("catalog/models.json")
+    );
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let entries = written["models"].as_array().unwrap();
+    assert_eq!(
+        entries.len(),
+        1,
+        "only the model asked for; no bundled entries without Codex"
+    );
+    assert_eq!(entries[0]["slug"], "deepseek-ai/DeepSeek-V3.2");
+    assert_eq!(entries[0]["context_window"], 65_536);
+    assert_eq!(entries[0]["apply_patch_tool_type"], "freeform");
+    assert_eq!(
+        entries[0]["base_instructions"],
+        catalog::template::BUILTIN_INSTRUCTIONS
+    );
 }

@@ -349,3 +349,87 @@ async fn without_the_catalog_the_same_usage_does_not_compact() {
         "no apply_patch without the catalog"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The user's path: `shimctl codex-config --catalog`, then Codex
+// ---------------------------------------------------------------------------------------------
+
+/// What the README tells a new user to do: the block and the catalog come from `shimctl`,
+/// asking the running daemon; Codex then edits files with `apply_patch`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shimctl_catalog_gives_codex_apply_patch() {
+    let Some(bin) = codex_bin_or_skip("shimctl_catalog_gives_codex_apply_patch") else {
+        return;
+    };
+    let (mock, daemon) = stack().await;
+    mock.set_handler(|req| {
+        if req.has_tool_messages() {
+            Reply::text("Patched.")
+        } else {
+            Reply::tool_call(
+                "call_patch_2",
+                "apply_patch",
+                json!({ "input": PATCH }).to_string(),
+            )
+        }
+    });
+    let codex = Codex::new(&bin, daemon.base_url());
+    let catalog_path = codex.codex_home().join("deepinfra-models.json");
+
+    let socket = daemon.control_socket().unwrap().to_owned();
+    let codex_home = codex.codex_home();
+    let codex_bin = bin.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_shimctl"));
+        for (key, _) in std::env::vars_os() {
+            let k = key.to_string_lossy();
+            if k.starts_with("DEEPINFRA_") || k.starts_with("CODEX_") {
+                cmd.env_remove(&key);
+            }
+        }
+        cmd.env("CODEX_HOME", &codex_home)
+            .arg("--socket")
+            .arg(&socket)
+            .args(["codex-config", "--model", MODEL, "--catalog"])
+            .arg(&catalog_path)
+            .arg("--codex-bin")
+            .arg(&codex_bin)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("running shimctl")
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("warning"), "{stderr}");
+    assert!(stderr.contains("modelled on"), "{stderr}");
+    let block: toml::Table = toml::from_str(&String::from_utf8_lossy(&out.stdout)).unwrap();
+    assert_eq!(block["model"].as_str(), Some(MODEL));
+    assert_eq!(
+        block["model_providers"]["deepinfra"]["base_url"].as_str(),
+        Some(daemon.base_url().as_str())
+    );
+    let catalog = block["model_catalog_json"].as_str().expect("top-level key");
+    assert!(Path::new(catalog).is_absolute());
+
+    let codex = codex.model(MODEL).top_level(
+        "model_catalog_json",
+        &serde_json::to_string(catalog).unwrap(),
+    );
+    let run = codex.run("Create hello.txt containing hi.").await;
+    run.assert_success();
+    assert_described(&run);
+    assert_eq!(
+        read_work_file(&codex, "hello.txt").as_deref(),
+        Some("hi\n"),
+        "{}",
+        run.describe()
+    );
+    let reqs = mock.chat_requests();
+    assert!(
+        reqs[0].tool_names().iter().any(|n| n == "apply_patch"),
+        "{:?}",
+        reqs[0].tool_names()
+    );
+}

@@ -17,7 +17,8 @@
 //! test: no timing assertions, fails only on wrong replies or crashes); it is also what runs
 //! when the target is executed by `cargo test --all-targets` (no `--bench` argument).
 //! `BENCH_OUT=FILE` also writes the report there; `BENCH_ONLY=name,name` runs some scenarios;
-//! `BENCH_DAEMON=PATH` benchmarks another build of the daemon; `BENCH_PERF_DIR=DIR` records a
+//! `BENCH_SPLIT_WRITES=1` makes the mock write unpaced streams one event per write (default:
+//! one burst; see `mock.rs`); `BENCH_DAEMON=PATH` benchmarks another build of the daemon; `BENCH_PERF_DIR=DIR` records a
 //! `perf` profile of the daemon for every daemon phase.
 //!
 //! Bounded: every phase has a request budget and a time limit, every request a 30 s timeout;
@@ -224,8 +225,13 @@ impl Ctx<'_> {
 fn start_perf(pid: u32, dir: &std::path::Path, label: &str) -> Option<std::process::Child> {
     let _ = std::fs::create_dir_all(dir);
     let file = dir.join(format!("{}.perf.data", label.replace([' ', '/', '='], "_")));
+    // BENCH_PERF_ARGS replaces the sampling options (default: 4999 Hz, frame-pointer stacks).
+    let opts = std::env::var("BENCH_PERF_ARGS").unwrap_or_else(|_| "-F 4999 -g".into());
     let child = std::process::Command::new("perf")
-        .args(["record", "-q", "-F", "4999", "-g", "-p", &pid.to_string(), "-o"])
+        .arg("record")
+        .arg("-q")
+        .args(opts.split_whitespace())
+        .args(["-p", &pid.to_string(), "-o"])
         .arg(&file)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -274,7 +280,7 @@ async fn run(settings: &Settings) -> Result<(), String> {
             return Err(format!("BENCH_ONLY={} matches no scenario", only.join(",")));
         }
     }
-    let mock = mock::start(&scenarios).map_err(|e| format!("cannot start the mock upstream: {e}"))?;
+    let mock = mock::start(&scenarios, env_flag("BENCH_SPLIT_WRITES")).map_err(|e| format!("cannot start the mock upstream: {e}"))?;
     let upstream = format!("http://{}/v1", mock.addr);
     let mut ctx = Ctx {
         settings,
@@ -426,7 +432,16 @@ fn report(settings: &Settings, rows: &[Row], m: &Memory, took: Duration) -> Stri
     let _ = writeln!(o, "## deepinfra-shim proxy benchmark\n");
     let _ = writeln!(o, "- machine: {}", machine());
     let _ = writeln!(o, "- daemon: `{}`", settings.daemon_bin.display());
-    let _ = writeln!(o, "- mode: {mode}; took {:.0} s\n", took.as_secs_f64());
+    let _ = writeln!(o, "- mode: {mode}; took {:.0} s", took.as_secs_f64());
+    let _ = writeln!(
+        o,
+        "- mock writes: {}\n",
+        if env_flag("BENCH_SPLIT_WRITES") {
+            "one write per SSE event (BENCH_SPLIT_WRITES=1)"
+        } else {
+            "unpaced replies in one burst, paced replies one write per event"
+        }
+    );
     let _ = writeln!(
         o,
         "| scenario | conns | direct p50 / p99 ms | daemon p50 / p99 ms | added p50 / p99 ms | TTFT direct / daemon ms | direct req/s | daemon req/s | ratio | daemon CPU µs/req | mock CPU µs/req | daemon peak RSS MiB | requests |"

@@ -2,8 +2,15 @@
 //!
 //! It runs a current-thread tokio runtime on its own OS thread (so its CPU time can be read
 //! from that thread's `schedstat`). Replies are prebuilt per scenario at start (head and
-//! HTTP chunk frames), so serving a request allocates nothing and costs a read of the body
-//! plus one write per SSE event, like a real provider that flushes every token.
+//! HTTP chunk frames, one chunk per SSE event), so serving a request allocates nothing.
+//!
+//! Writes: a paced reply (first event after a delay, then one every `gap`) is one write per
+//! event, like a provider that flushes every token as the model produces it; this is the
+//! scenario that measures the per-chunk path. An unpaced reply is written in one burst (head
+//! and every chunk frame in one write), like tokens that queued up in a provider's or CDN's
+//! buffer; those scenarios measure the per-request and translation cost. With
+//! `BENCH_SPLIT_WRITES=1` unpaced replies are also written one event per write (then the
+//! loopback TCP cost of each write dominates both sides' CPU on small replies).
 //!
 //! Which reply: the scenario named by the request's `model` (`bench/<name>`; the first
 //! `"model":"` in the body, which is the first field both the daemon and the direct client
@@ -39,6 +46,9 @@ enum Kind {
     Sse {
         head: Vec<u8>,
         frames: Vec<Vec<u8>>,
+        /// Head and all frames, for a burst.
+        whole: Vec<u8>,
+        split: bool,
         first: Duration,
         gap: Duration,
     },
@@ -51,7 +61,7 @@ pub struct Mock {
 }
 
 /// Starts the mock on its own thread; returns once it is listening.
-pub fn start(scenarios: &[Scenario]) -> io::Result<Mock> {
+pub fn start(scenarios: &[Scenario], split_writes: bool) -> io::Result<Mock> {
     let mut table = HashMap::new();
     for s in scenarios {
         let kind = match &s.reply {
@@ -69,9 +79,13 @@ pub fn start(scenarios: &[Scenario]) -> io::Result<Mock> {
                 if let Some(last) = frames.last_mut() {
                     last.extend_from_slice(b"0\r\n\r\n");
                 }
+                let head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
+                let whole = [head.clone(), frames.concat()].concat();
                 Kind::Sse {
-                    head: b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n".to_vec(),
+                    head,
                     frames,
+                    whole,
+                    split: split_writes,
                     first: *first,
                     gap: *gap,
                 }
@@ -162,11 +176,16 @@ async fn write_reply(io: &mut TcpStream, e: &Entry) -> io::Result<()> {
         Kind::Sse {
             head,
             frames,
+            whole,
+            split,
             first,
             gap,
         } => {
-            io.write_all(head).await?;
             let paced = !first.is_zero() || !gap.is_zero();
+            if !paced && !split {
+                return io.write_all(whole).await;
+            }
+            io.write_all(head).await?;
             let start = Instant::now();
             for (i, f) in frames.iter().enumerate() {
                 if paced {

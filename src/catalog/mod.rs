@@ -281,7 +281,7 @@ pub fn build(sources: &Sources<'_>, selection: &Selection) -> Catalog {
                 .map(|m| m.id.as_str())
                 .filter(|id| is_listed(config, &lists, id))
                 .collect();
-            listed.sort_unstable();
+            listed.sort_by_key(|id| (id.to_ascii_lowercase(), *id));
             for name in listed {
                 push(&mut names, name, Kind::Listed);
             }

@@ -189,9 +189,9 @@ fn metadata_only() {
     assert_eq!(
         names,
         [
-            "Qwen/Qwen3-VL-235B-A22B-Instruct",
             "deepseek-ai/DeepSeek-V3.2",
-            "moonshotai/Kimi-K2.6"
+            "moonshotai/Kimi-K2.6",
+            "Qwen/Qwen3-VL-235B-A22B-Instruct"
         ]
     );
     let ds = cat.get("deepseek-ai/DeepSeek-V3.2").unwrap();
@@ -246,9 +246,9 @@ fn mixed_sources() {
             "deepseek-ai/DeepSeek-V3.2",
             "fast",
             "pics",
-            "Qwen/Qwen3-VL-235B-A22B-Instruct",
             // `moonshotai/Kimi-K2.6` matches the pattern but is still the default upstream's.
             "moonshotai/Kimi-K2.6",
+            "Qwen/Qwen3-VL-235B-A22B-Instruct",
             "moonshotai/*"
         ],
         "`only-local` is not reachable under its own name (it would go to the default upstream)"

@@ -261,8 +261,9 @@ fn token_check(f: &Facts, codex: Option<&CodexUse>, env: &Env) -> Check {
     let var = &default.api_key_env;
     let where_ = daemon_side(f);
     let daemon_hint = format!(
-        "set {var} in the daemon's environment (systemd: `systemctl --user edit deepinfra-shim`, \
-         add `Environment={var}=...` or an EnvironmentFile=), then restart it"
+        "put `{var}=...` in ~/.config/deepinfra-shim/env (mode 0600; the installed service \
+         reads it), then `systemctl --user restart deepinfra-shim` (macOS: `launchctl kickstart -k \
+         gui/$(id -u)/com.deepinfra.shim`); or export {var} where you start the daemon by hand"
     );
     if default.token_present {
         return Check::ok("token", format!("{var} is set{where_}"));
