@@ -319,10 +319,14 @@ async fn shimctl_catalog_without_daemon_or_codex() {
             "--catalog".into(),
             "catalog/models.json".into(),
         ],
-        vec![(
-            "DEEPINFRA_CODEX_SHIM_CONFIG",
-            cfg.to_string_lossy().into_owned(),
-        )],
+        vec![
+            (
+                "DEEPINFRA_CODEX_SHIM_CONFIG",
+                cfg.to_string_lossy().into_owned(),
+            ),
+            // Deterministic even where a `codex` is installed system-wide.
+            ("CODEX_BIN", "/nonexistent/codex".to_owned()),
+        ],
         home.path(),
     )
     .await;
@@ -333,7 +337,11 @@ async fn shimctl_catalog_without_daemon_or_codex() {
         stderr.contains("could not read the model list of upstream 'default'"),
         "{stderr}"
     );
-    assert!(stderr.contains("NO CODEX TEMPLATE"), "{stderr}");
+    assert!(
+        stderr
+            .contains("NO CODEX TEMPLATE (cannot run `/nonexistent/codex debug models --bundled`"),
+        "{stderr}"
+    );
 
     let block: toml::Table = toml::from_str(&text(&out.stdout)).unwrap();
     assert_eq!(block["model"].as_str(), Some("deepseek-ai/DeepSeek-V3.2"));

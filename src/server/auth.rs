@@ -24,9 +24,7 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 /// Checks the client key when `listen.client_keys_env` is set. `None` = allowed.
 pub fn check_client_key(cfg: &Config, headers: &HeaderMap) -> Option<ApiError> {
-    let Some(var) = cfg.listen.client_keys_env.as_deref() else {
-        return None;
-    };
+    let var = cfg.listen.client_keys_env.as_deref()?;
     let presented = bearer(headers);
     let ok = presented.is_some_and(|p| {
         // Check every key, always, so timing does not tell which (or whether any) matched.

@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use futures_util::StreamExt;
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
@@ -142,7 +141,7 @@ fn relay(
                     _ = tx.closed() => break,
                     next = tokio::time::timeout(up.timeout, s.next()) => match next {
                         Ok(Some(Ok(b))) => {
-                            if tx.send(Bytes::from(b)).await.is_err() { break; }
+                            if tx.send(b).await.is_err() { break; }
                         }
                         Ok(Some(Err(e))) => {
                             tracing::warn!(error = %crate::upstream::describe(e, &up.url), "Upstream stream broke");
