@@ -31,15 +31,20 @@ impl ModelMeta {
         self.tags.iter().any(|t| t == tag)
     }
 
-    /// A chat model we can describe: tagged `chat`, or (when the list carries no tags for it)
-    /// one whose context length is known. Embedding, image and other models are tagged
-    /// without `chat` on DeepInfra and are left out.
+    /// A chat model we can describe: tagged `chat`, or not tagged as something else
+    /// (embeddings, rerankers, speech, image generation) and with a known context length.
+    /// Whether DeepInfra tags every LLM `chat` is not documented, so the absence of the tag
+    /// alone does not exclude a model.
     pub fn is_chat(&self) -> bool {
-        if self.tags.is_empty() {
-            self.context_length.is_some()
-        } else {
-            self.has_tag("chat")
+        if self.has_tag("chat") {
+            return true;
         }
+        let other = self.tags.iter().any(|t| {
+            NOT_CHAT.iter().any(|n| {
+                t == n || t.starts_with(&format!("{n}-")) || t.starts_with(&format!("{n}_"))
+            })
+        });
+        !other && self.context_length.is_some()
     }
 
     /// `vision` tag, when the upstream tags its models at all.
@@ -53,6 +58,23 @@ impl ModelMeta {
         (!self.tags.is_empty()).then(|| self.has_tag("reasoning_effort"))
     }
 }
+
+/// Tags (and tag prefixes) of models that do not take chat requests.
+const NOT_CHAT: &[&str] = &[
+    "embed",
+    "embedding",
+    "embeddings",
+    "rerank",
+    "reranker",
+    "tts",
+    "asr",
+    "stt",
+    "speech",
+    "text-to-image",
+    "text-to-speech",
+    "image-generation",
+    "text-to-video",
+];
 
 /// Parses a `GET /models` body.
 pub fn parse_models(body: &[u8]) -> Result<Vec<ModelMeta>, String> {
@@ -160,6 +182,22 @@ mod tests {
         assert!(!guard.has_metadata && !guard.is_chat());
         assert_eq!(guard.vision(), None);
         assert!(!find(&list, "BAAI/bge-m3").unwrap().is_chat());
+        let untagged_llm = ModelMeta {
+            id: "x".into(),
+            has_metadata: true,
+            context_length: Some(1000),
+            tags: vec!["prompt_cache".into(), "vision".into()],
+            ..ModelMeta::default()
+        };
+        assert!(
+            untagged_llm.is_chat(),
+            "no `chat` tag, but nothing says otherwise"
+        );
+        let embed = ModelMeta {
+            tags: vec!["embeddings".into()],
+            ..untagged_llm.clone()
+        };
+        assert!(!embed.is_chat());
         let vl = find(&list, "Qwen/Qwen3-VL").unwrap();
         assert_eq!(vl.context_length, Some(262_144));
         assert_eq!(vl.max_tokens, Some(32_768));
