@@ -19,7 +19,8 @@
 //! `BENCH_OUT=FILE` also writes the report there; `BENCH_ONLY=name,name` runs some scenarios;
 //! `BENCH_SPLIT_WRITES=1` makes the mock write unpaced streams one event per write (default:
 //! one burst; see `mock.rs`); `BENCH_DAEMON=PATH` benchmarks another build of the daemon; `BENCH_PERF_DIR=DIR` records a
-//! `perf` profile of the daemon for every daemon phase.
+//! `perf` profile of the daemon for every daemon phase into DIR (`BENCH_ATTACH` replaces the
+//! command, e.g. with `strace -c`).
 //!
 //! Bounded: every phase has a request budget and a time limit, every request a 30 s timeout;
 //! loopback only; the daemon is killed when the run ends, fails, panics or gets Ctrl-C.
@@ -224,20 +225,23 @@ impl Ctx<'_> {
 
 fn start_perf(pid: u32, dir: &std::path::Path, label: &str) -> Option<std::process::Child> {
     let _ = std::fs::create_dir_all(dir);
-    let file = dir.join(format!("{}.perf.data", label.replace([' ', '/', '='], "_")));
-    // BENCH_PERF_ARGS replaces the sampling options (default: 4999 Hz, frame-pointer stacks).
-    let opts = std::env::var("BENCH_PERF_ARGS").unwrap_or_else(|_| "-F 4999 -g".into());
-    let child = std::process::Command::new("perf")
-        .arg("record")
-        .arg("-q")
-        .args(opts.split_whitespace())
-        .args(["-p", &pid.to_string(), "-o"])
-        .arg(&file)
+    let file = dir.join(label.replace([' ', '/', '='], "_"));
+    // BENCH_ATTACH is the command to run, `{pid}` and `{out}` (a path without extension)
+    // filled in, e.g. `strace -c -f -p {pid} -o {out}.strace`; default: perf record at
+    // 4999 Hz with frame-pointer stacks.
+    let template = std::env::var("BENCH_ATTACH")
+        .unwrap_or_else(|_| "perf record -q -F 4999 -g -p {pid} -o {out}.perf.data".into());
+    let cmd = template
+        .replace("{pid}", &pid.to_string())
+        .replace("{out}", &file.to_string_lossy());
+    let child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("exec {cmd}"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .ok()?;
-    // perf needs a moment to attach before the phase starts.
+    // The tool needs a moment to attach before the phase starts.
     std::thread::sleep(Duration::from_millis(300));
     Some(child)
 }

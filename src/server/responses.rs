@@ -161,9 +161,16 @@ pub async fn handle(
         };
         match translate_chat_response(&body, ctx) {
             Ok((json, outcome)) => {
-                if matches!(outcome, Outcome::Completed) {
+                if matches!(outcome, Outcome::Completed | Outcome::Incomplete { .. }) {
                     guard.succeeded();
                 }
+                tracing::info!(
+                    status = 200,
+                    outcome = ?outcome,
+                    duration_ms = guard.elapsed().as_millis() as u64,
+                    bytes = json.len(),
+                    "Request finished"
+                );
                 json_response(StatusCode::OK, json)
             }
             Err(e) => finish_error(ApiError::bad_gateway(format!(
