@@ -23,8 +23,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::codex::{Codex, CodexRun, TEST_TOKEN, codex_bin_or_skip, read_work_file};
-use common::daemon::Daemon;
+use common::chat::{
+    any_user_contains, is_compaction, last_user_text, patch_loop, text_of, tool_message,
+};
+use common::codex::{Codex, codex_bin_or_skip, read_work_file};
+use common::daemon::{Daemon, start_for};
 use common::{ChatTurn, MockUpstream, Recorded, Reply, ToolCall, Usage};
 use deepinfra_shim::catalog::{self, Selection, Sources};
 use deepinfra_shim::config::load::{Env, check_file};
@@ -52,14 +55,11 @@ fn deepinfra_models() -> Value {
     ]})
 }
 
+/// Mock upstream serving [`deepinfra_models`] + a daemon pointed at it with [`ROUTES`].
 async fn stack() -> (MockUpstream, Daemon) {
     let mock = MockUpstream::start().await;
     mock.set_models(deepinfra_models());
-    let daemon = Daemon::builder()
-        .upstream(mock.url())
-        .token(TEST_TOKEN)
-        .config_yaml(ROUTES)
-        .start();
+    let daemon = start_for(&mock, Some(ROUTES));
     (mock, daemon)
 }
 
@@ -109,46 +109,6 @@ async fn with_generated_catalog(codex: Codex, bin: &Path, mock: &MockUpstream) -
     codex.model(MODEL).top_level("model_catalog_json", &path)
 }
 
-fn text_of(message: &Value) -> String {
-    match message.get("content") {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join(""),
-        _ => String::new(),
-    }
-}
-
-fn last_user_text(req: &Recorded) -> String {
-    req.messages()
-        .iter()
-        .rev()
-        .find(|m| m["role"] == "user")
-        .map(text_of)
-        .unwrap_or_default()
-}
-
-fn any_user_contains(req: &Recorded, needle: &str) -> bool {
-    req.messages()
-        .iter()
-        .any(|m| m["role"] == "user" && text_of(m).contains(needle))
-}
-
-/// Codex's local compaction request: no tools, the compaction prompt last (codex-wire §8.3).
-fn is_compaction(req: &Recorded) -> bool {
-    req.tools().is_empty() && last_user_text(req).contains("CONTEXT CHECKPOINT COMPACTION")
-}
-
-fn assert_described(run: &CodexRun) {
-    assert!(
-        !run.stderr.contains("Defaulting to fallback metadata"),
-        "the catalog must describe the model:\n{}",
-        run.describe()
-    );
-}
-
 // ---------------------------------------------------------------------------------------------
 // (a) apply_patch
 // ---------------------------------------------------------------------------------------------
@@ -162,22 +122,12 @@ async fn generated_catalog_offers_apply_patch_and_the_patch_lands() {
         return;
     };
     let (mock, daemon) = stack().await;
-    mock.set_handler(|req| {
-        if req.has_tool_messages() {
-            Reply::text("Patched.")
-        } else {
-            Reply::tool_call(
-                "call_patch_1",
-                "apply_patch",
-                json!({ "input": PATCH }).to_string(),
-            )
-        }
-    });
+    mock.set_handler(patch_loop("call_patch_1", PATCH));
     let codex = with_generated_catalog(Codex::new(&bin, daemon.base_url()), &bin, &mock).await;
 
     let run = codex.run("Create hello.txt containing hi.").await;
     run.assert_success();
-    assert_described(&run);
+    run.assert_model_described();
     assert_eq!(run.last_message, "Patched.", "{}", run.describe());
     assert_eq!(
         read_work_file(&codex, "hello.txt").as_deref(),
@@ -225,11 +175,7 @@ async fn generated_catalog_offers_apply_patch_and_the_patch_lands() {
     );
     // The patch result went back to the model.
     let second = &reqs[1];
-    let tool_reply = second
-        .messages()
-        .into_iter()
-        .find(|m| m["role"] == "tool" && m["tool_call_id"] == "call_patch_1")
-        .unwrap_or_else(|| panic!("no tool reply: {:#?}", second.messages()));
+    let tool_reply = tool_message(&second.messages(), "call_patch_1");
     assert!(text_of(&tool_reply).contains("hello.txt"), "{tool_reply}");
 }
 
@@ -277,7 +223,7 @@ async fn generated_catalog_compacts_near_the_declared_window() {
 
     let run = codex.run("Run echo big, then finish.").await;
     run.assert_success();
-    assert_described(&run);
+    run.assert_model_described();
     assert_eq!(run.last_message, "Done.", "{}", run.describe());
 
     let reqs = mock.chat_requests();
@@ -362,17 +308,7 @@ async fn shimctl_catalog_gives_codex_apply_patch() {
         return;
     };
     let (mock, daemon) = stack().await;
-    mock.set_handler(|req| {
-        if req.has_tool_messages() {
-            Reply::text("Patched.")
-        } else {
-            Reply::tool_call(
-                "call_patch_2",
-                "apply_patch",
-                json!({ "input": PATCH }).to_string(),
-            )
-        }
-    });
+    mock.set_handler(patch_loop("call_patch_2", PATCH));
     let codex = Codex::new(&bin, daemon.base_url());
     let catalog_path = codex.codex_home().join("deepinfra-models.json");
 
@@ -419,7 +355,7 @@ async fn shimctl_catalog_gives_codex_apply_patch() {
     );
     let run = codex.run("Create hello.txt containing hi.").await;
     run.assert_success();
-    assert_described(&run);
+    run.assert_model_described();
     assert_eq!(
         read_work_file(&codex, "hello.txt").as_deref(),
         Some("hi\n"),

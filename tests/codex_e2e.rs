@@ -14,34 +14,13 @@ mod common;
 
 use std::time::Duration;
 
+use common::chat::{assistant_with_first_call, one_tool_round, text_of};
 use common::codex::{Codex, TEST_TOKEN, codex_bin_or_skip, read_work_file};
-use common::daemon::Daemon;
-use common::{MockUpstream, Recorded, Reply, ToolCall};
+use common::daemon::stack;
+use common::{Recorded, Reply, ToolCall};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(10);
-
-/// Mock upstream + daemon pointed at it (the daemon also holds the token, as documented).
-async fn stack() -> (MockUpstream, Daemon) {
-    let mock = MockUpstream::start().await;
-    let daemon = Daemon::builder()
-        .upstream(mock.url())
-        .token(TEST_TOKEN)
-        .start();
-    (mock, daemon)
-}
-
-fn text_of(message: &Value) -> String {
-    match message.get("content") {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join(""),
-        _ => String::new(),
-    }
-}
 
 /// Checks the shape every chat request from a Codex turn must have.
 fn assert_chat_request_shape(req: &Recorded) {
@@ -68,22 +47,12 @@ fn assert_chat_request_shape(req: &Recorded) {
     );
 }
 
-/// The index of the assistant message whose first tool call has `id`.
-fn assistant_with_call(messages: &[Value], id: &str) -> usize {
-    messages
-        .iter()
-        .position(|m| m["role"] == "assistant" && m["tool_calls"][0]["id"] == id)
-        .unwrap_or_else(|| {
-            panic!("no assistant message with tool_calls[0].id == {id}: {messages:#?}")
-        })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_plain_answer() {
     let Some(bin) = codex_bin_or_skip("codex_plain_answer") else {
         return;
     };
-    let (mock, daemon) = stack().await;
+    let (mock, daemon) = stack(None).await;
     mock.set_handler(|_| Reply::text("The answer is 42."));
     let codex = Codex::new(bin, daemon.base_url());
 
@@ -128,18 +97,15 @@ async fn codex_shell_tool_loop() {
     let Some(bin) = codex_bin_or_skip("codex_shell_tool_loop") else {
         return;
     };
-    let (mock, daemon) = stack().await;
-    mock.set_handler(|req| {
-        if req.has_tool_messages() {
-            Reply::text("Wrote the file.")
-        } else {
-            Reply::tool_call(
-                "call_e2e_1",
-                "exec_command",
-                r#"{"cmd":"echo done > out.txt && echo wrote-it"}"#,
-            )
-        }
-    });
+    let (mock, daemon) = stack(None).await;
+    mock.set_handler(one_tool_round(
+        Reply::tool_call(
+            "call_e2e_1",
+            "exec_command",
+            r#"{"cmd":"echo done > out.txt && echo wrote-it"}"#,
+        ),
+        "Wrote the file.",
+    ));
     let codex = Codex::new(bin, daemon.base_url());
 
     let run = codex.run("Create out.txt containing done.").await;
@@ -176,7 +142,7 @@ async fn codex_shell_tool_loop() {
     let second = &reqs[1];
     assert_chat_request_shape(second);
     let messages = second.messages();
-    let at = assistant_with_call(&messages, "call_e2e_1");
+    let at = assistant_with_first_call(&messages, "call_e2e_1");
     let call = &messages[at]["tool_calls"][0];
     assert_eq!(call["type"], "function");
     assert_eq!(call["function"]["name"], "exec_command");
@@ -206,25 +172,22 @@ async fn codex_parallel_tool_calls() {
     let Some(bin) = codex_bin_or_skip("codex_parallel_tool_calls") else {
         return;
     };
-    let (mock, daemon) = stack().await;
-    mock.set_handler(|req| {
-        if req.has_tool_messages() {
-            Reply::text("Both files written.")
-        } else {
-            Reply::tool_calls(vec![
-                ToolCall::new(
-                    "call_A",
-                    "exec_command",
-                    r#"{"cmd":"echo one > a.txt && echo A-done"}"#,
-                ),
-                ToolCall::new(
-                    "call_B",
-                    "exec_command",
-                    r#"{"cmd":"echo two > b.txt && echo B-done"}"#,
-                ),
-            ])
-        }
-    });
+    let (mock, daemon) = stack(None).await;
+    mock.set_handler(one_tool_round(
+        Reply::tool_calls(vec![
+            ToolCall::new(
+                "call_A",
+                "exec_command",
+                r#"{"cmd":"echo one > a.txt && echo A-done"}"#,
+            ),
+            ToolCall::new(
+                "call_B",
+                "exec_command",
+                r#"{"cmd":"echo two > b.txt && echo B-done"}"#,
+            ),
+        ]),
+        "Both files written.",
+    ));
     let codex = Codex::new(bin, daemon.base_url());
 
     let run = codex.run("Write a.txt and b.txt.").await;
@@ -252,7 +215,7 @@ async fn codex_parallel_tool_calls() {
     let second = &reqs[1];
     assert_chat_request_shape(second);
     let messages = second.messages();
-    let at = assistant_with_call(&messages, "call_A");
+    let at = assistant_with_first_call(&messages, "call_A");
     let ids: Vec<&str> = messages[at]["tool_calls"]
         .as_array()
         .unwrap()
@@ -287,7 +250,7 @@ async fn codex_disconnect_cancels_the_upstream_request() {
     let Some(bin) = codex_bin_or_skip("codex_disconnect_cancels_the_upstream_request") else {
         return;
     };
-    let (mock, daemon) = stack().await;
+    let (mock, daemon) = stack(None).await;
     // One role/content chunk, then silence with the connection open.
     mock.set_handler(|req| {
         let first = common::mock_upstream::chat_turn_events(
@@ -322,20 +285,17 @@ async fn codex_reasoning_is_replayed_to_a_strict_upstream() {
     let Some(bin) = codex_bin_or_skip("codex_reasoning_is_replayed_to_a_strict_upstream") else {
         return;
     };
-    let (mock, daemon) = stack().await;
+    let (mock, daemon) = stack(None).await;
     mock.set_strict_reasoning(true);
-    mock.set_handler(|req| {
-        if req.has_tool_messages() {
-            Reply::text("Reasoned and ran.")
-        } else {
-            Reply::reasoning_then_tool_call(
-                "I should list the directory first. Use shell.",
-                "functions.exec_command:0",
-                "exec_command",
-                r#"{"cmd":"echo reasoned"}"#,
-            )
-        }
-    });
+    mock.set_handler(one_tool_round(
+        Reply::reasoning_then_tool_call(
+            "I should list the directory first. Use shell.",
+            "functions.exec_command:0",
+            "exec_command",
+            r#"{"cmd":"echo reasoned"}"#,
+        ),
+        "Reasoned and ran.",
+    ));
     let codex = Codex::new(bin, daemon.base_url());
 
     let run = codex.run("List the directory.").await;
@@ -348,7 +308,7 @@ async fn codex_reasoning_is_replayed_to_a_strict_upstream() {
 
     let reqs = mock.wait_chat_requests(2, WAIT).await;
     let messages = reqs[1].messages();
-    let at = assistant_with_call(&messages, "functions.exec_command:0");
+    let at = assistant_with_first_call(&messages, "functions.exec_command:0");
     assert_eq!(
         messages[at]["reasoning_content"], "I should list the directory first. Use shell.",
         "reasoning must ride on the assistant tool-call message: {:#}",

@@ -25,81 +25,17 @@ mod common;
 use std::time::Duration;
 
 use base64::Engine as _;
-use common::codex::{Codex, CodexRun, TEST_TOKEN, codex_bin_or_skip, read_work_file};
-use common::daemon::Daemon;
+use common::chat::{
+    any_user_contains, assistant_with_call, is_compaction, last_user_text, one_tool_round,
+    patch_loop, text_of, tool_message,
+};
+use common::codex::{Codex, CodexRun, codex_bin_or_skip, read_work_file};
+use common::daemon::stack;
 use common::mock_upstream::{chat_turn_events, sse_frame};
-use common::{ChatTurn, Chunk, End, MockUpstream, Recorded, Reply};
+use common::{ChatTurn, Chunk, End, Recorded, Reply};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(10);
-
-/// Mock upstream + daemon pointed at it, with an optional daemon YAML config.
-async fn stack(yaml: Option<&str>) -> (MockUpstream, Daemon) {
-    let mock = MockUpstream::start().await;
-    let mut builder = Daemon::builder().upstream(mock.url()).token(TEST_TOKEN);
-    if let Some(yaml) = yaml {
-        builder = builder.config_yaml(yaml);
-    }
-    (mock, builder.start())
-}
-
-/// The text of a chat message (`content` as a string or as text parts).
-fn text_of(message: &Value) -> String {
-    match message.get("content") {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join(""),
-        _ => String::new(),
-    }
-}
-
-/// The index of the assistant message that carries a tool call with `id`.
-fn assistant_with_call(messages: &[Value], id: &str) -> usize {
-    messages
-        .iter()
-        .position(|m| {
-            m["role"] == "assistant"
-                && m["tool_calls"]
-                    .as_array()
-                    .is_some_and(|calls| calls.iter().any(|c| c["id"] == id))
-        })
-        .unwrap_or_else(|| panic!("no assistant message with a tool call {id}: {messages:#?}"))
-}
-
-/// The tool message answering `id`.
-fn tool_message(messages: &[Value], id: &str) -> Value {
-    messages
-        .iter()
-        .find(|m| m["role"] == "tool" && m["tool_call_id"] == id)
-        .cloned()
-        .unwrap_or_else(|| panic!("no tool message for {id}: {messages:#?}"))
-}
-
-/// The text of the last user message of a chat request.
-fn last_user_text(req: &Recorded) -> String {
-    req.messages()
-        .iter()
-        .rev()
-        .find(|m| m["role"] == "user")
-        .map(text_of)
-        .unwrap_or_default()
-}
-
-/// Does any user message of the request contain `needle`?
-fn any_user_contains(req: &Recorded, needle: &str) -> bool {
-    req.messages()
-        .iter()
-        .any(|m| m["role"] == "user" && text_of(m).contains(needle))
-}
-
-/// Codex's local compaction request: no tools, and the compaction prompt as the last user
-/// message (codex-wire.md §8.3).
-fn is_compaction(req: &Recorded) -> bool {
-    req.tools().is_empty() && last_user_text(req).contains("CONTEXT CHECKPOINT COMPACTION")
-}
 
 fn assert_error_shown(run: &CodexRun, needle: &str) {
     assert!(
@@ -120,17 +56,16 @@ fn assert_error_shown(run: &CodexRun, needle: &str) {
 // ---------------------------------------------------------------------------------------------
 
 /// A DeepSeek-style reasoning + tool-call turn, then a text answer once the tool ran.
-fn deepseek_loop(req: &Recorded) -> Reply {
-    if req.has_tool_messages() {
-        Reply::text("Reasoned and ran.")
-    } else {
+fn deepseek_loop() -> impl Fn(&Recorded) -> Reply {
+    one_tool_round(
         Reply::reasoning_then_tool_call(
             "I should run the command first.",
             "call_ds_1",
             "exec_command",
             r#"{"cmd":"echo reasoned"}"#,
-        )
-    }
+        ),
+        "Reasoned and ran.",
+    )
 }
 
 /// Control for `codex_e2e::codex_reasoning_is_replayed_to_a_strict_upstream`: with
@@ -146,7 +81,7 @@ async fn reasoning_drop_makes_a_strict_upstream_refuse_the_follow_up() {
     };
     let (mock, daemon) = stack(Some("compat:\n  reasoning: drop\n")).await;
     mock.set_strict_reasoning(true);
-    mock.set_handler(deepseek_loop);
+    mock.set_handler(deepseek_loop());
     let codex = Codex::new(bin, daemon.base_url());
 
     let run = codex.run("Run the command.").await;
@@ -324,21 +259,6 @@ fn with_patch_catalog(codex: Codex, slug: &str) -> Codex {
     codex.model(slug).top_level("model_catalog_json", &path)
 }
 
-/// The patch tool call, then a text answer once its output came back.
-fn patch_loop(call_id: &'static str, patch: &'static str) -> impl Fn(&Recorded) -> Reply {
-    move |req| {
-        if req.has_tool_messages() {
-            Reply::text("Patched.")
-        } else {
-            Reply::tool_call(
-                call_id,
-                "apply_patch",
-                json!({ "input": patch }).to_string(),
-            )
-        }
-    }
-}
-
 /// Checks the chat definition of `apply_patch`: a function with one required string `input`
 /// and the Lark grammar in its description.
 fn assert_apply_patch_offered(req: &Recorded) {
@@ -406,11 +326,7 @@ async fn apply_patch_adds_a_file() {
 
     let run = codex.run("Create hello.txt.").await;
     run.assert_success();
-    assert!(
-        !run.stderr.contains("Defaulting to fallback metadata"),
-        "the catalog must describe the model:\n{}",
-        run.describe()
-    );
+    run.assert_model_described();
     assert_eq!(run.last_message, "Patched.", "{}", run.describe());
     assert_eq!(
         read_work_file(&codex, "hello.txt").as_deref(),
@@ -469,13 +385,10 @@ async fn apply_patch_with_unwrapped_arguments() {
     };
     const PATCH: &str = "*** Begin Patch\n*** Add File: raw.txt\n+raw input\n*** End Patch\n";
     let (mock, daemon) = stack(None).await;
-    mock.set_handler(|req| {
-        if req.has_tool_messages() {
-            Reply::text("Patched raw.")
-        } else {
-            Reply::tool_call("call_patch_raw", "apply_patch", PATCH)
-        }
-    });
+    mock.set_handler(one_tool_round(
+        Reply::tool_call("call_patch_raw", "apply_patch", PATCH),
+        "Patched raw.",
+    ));
     let codex = with_patch_catalog(Codex::new(bin, daemon.base_url()), PATCH_MODEL);
 
     let run = codex.run("Create raw.txt.").await;

@@ -71,11 +71,48 @@ async fn post(d: &Daemon, path: &str, body: impl Into<reqwest::Body>) -> reqwest
         .unwrap()
 }
 
+async fn get(d: &Daemon, path: &str) -> reqwest::Response {
+    client()
+        .get(format!("{}{}", d.url(), path))
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn post_responses(d: &Daemon, body: &Value) -> (u16, reqwest::header::HeaderMap, String) {
     let r = post(d, "/v1/responses", body.to_string()).await;
     let status = r.status().as_u16();
     let headers = r.headers().clone();
     (status, headers, r.text().await.unwrap())
+}
+
+/// Checks one of the shim's own refusals: `want_status`, and an OpenAI error envelope with a
+/// message, a type and `want_code`.
+async fn check_refusal(r: reqwest::Response, want_status: u16, want_code: &str) {
+    let status = r.status().as_u16();
+    let body = &r.text().await.unwrap();
+    assert_eq!(status, want_status, "{body}");
+    let v: Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {body}"));
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    assert!(v["error"]["type"].is_string(), "{body}");
+    assert_eq!(v["error"]["code"], want_code, "{body}");
+}
+
+/// 200 SSE with one text chunk (`content`), then silence with the connection open.
+fn one_chunk_then_stall(content: &str) -> Reply {
+    let first = json!({"id":"c1","object":"chat.completion.chunk","created":1,"model":"m",
+        "choices":[{"index":0,"delta":{"role":"assistant","content":content},"finish_reason":null}]});
+    Reply::Raw {
+        status: 200,
+        headers: vec![("content-type".into(), "text/event-stream".into())],
+        chunks: vec![Chunk::event(first.to_string())],
+        end: End::Stall,
+    }
 }
 
 fn start(mock: &MockUpstream) -> Daemon {
@@ -225,58 +262,24 @@ async fn the_shims_own_refusals_use_the_openai_error_shape_and_the_daemon_keeps_
         .arg("--max-body-bytes")
         .arg("4096")
         .start();
-    let check = |status: u16, body: &str, want_status: u16, want_code: &str| {
-        assert_eq!(status, want_status, "{body}");
-        let v: Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {body}"));
-        assert!(
-            v["error"]["message"]
-                .as_str()
-                .is_some_and(|m| !m.is_empty()),
-            "{body}"
-        );
-        assert!(v["error"]["type"].is_string(), "{body}");
-        assert_eq!(v["error"]["code"], want_code, "{body}");
-    };
-    let r = post(&d, "/v1/responses", "{not json").await;
-    check(
-        r.status().as_u16(),
-        &r.text().await.unwrap(),
+    check_refusal(
+        post(&d, "/v1/responses", "{not json").await,
         400,
         "invalid_json",
-    );
+    )
+    .await;
 
     let big = json!({"model":"m","input":"x".repeat(10_000)}).to_string();
-    let r = post(&d, "/v1/responses", big).await;
-    check(
-        r.status().as_u16(),
-        &r.text().await.unwrap(),
+    check_refusal(
+        post(&d, "/v1/responses", big).await,
         413,
         "request_too_large",
-    );
+    )
+    .await;
 
-    let r = client()
-        .get(format!("{}/v2/nothing", d.url()))
-        .send()
-        .await
-        .unwrap();
-    check(
-        r.status().as_u16(),
-        &r.text().await.unwrap(),
-        404,
-        "not_found",
-    );
+    check_refusal(get(&d, "/v2/nothing").await, 404, "not_found").await;
 
-    let r = client()
-        .get(format!("{}/v1/responses", d.url()))
-        .send()
-        .await
-        .unwrap();
-    check(
-        r.status().as_u16(),
-        &r.text().await.unwrap(),
-        405,
-        "method_not_allowed",
-    );
+    check_refusal(get(&d, "/v1/responses").await, 405, "method_not_allowed").await;
 
     let r = client()
         .delete(format!("{}/health", d.url()))
@@ -292,11 +295,8 @@ async fn the_shims_own_refusals_use_the_openai_error_shape_and_the_daemon_keeps_
 
     // Nothing of the above reached the provider, and the daemon still serves.
     assert!(mock.chat_requests().is_empty());
-    let h: Value = client()
-        .get(format!("{}/health", d.url()))
-        .send()
+    let h: Value = get(&d, "/health")
         .await
-        .unwrap()
         .text()
         .await
         .map(|t| serde_json::from_str(&t).unwrap())
@@ -451,14 +451,7 @@ async fn an_unreachable_upstream_fails_fast_and_clearly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_upstream_gets_heartbeats_then_times_out() {
     let mock = MockUpstream::start().await;
-    let first = json!({"id":"c1","object":"chat.completion.chunk","created":1,"model":"m",
-        "choices":[{"index":0,"delta":{"role":"assistant","content":"Thinking"},"finish_reason":null}]});
-    mock.push(Reply::Raw {
-        status: 200,
-        headers: vec![("content-type".into(), "text/event-stream".into())],
-        chunks: vec![Chunk::event(first.to_string())],
-        end: End::Stall,
-    });
+    mock.push(one_chunk_then_stall("Thinking"));
     let d = Daemon::builder()
         .upstream(mock.url())
         .token(TOKEN)
@@ -484,14 +477,7 @@ async fn a_silent_upstream_gets_heartbeats_then_times_out() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_disconnect_cancels_the_upstream_request_at_once() {
     let mock = MockUpstream::start().await;
-    let first = json!({"id":"c1","object":"chat.completion.chunk","created":1,"model":"m",
-        "choices":[{"index":0,"delta":{"role":"assistant","content":"Working"},"finish_reason":null}]});
-    mock.push(Reply::Raw {
-        status: 200,
-        headers: vec![("content-type".into(), "text/event-stream".into())],
-        chunks: vec![Chunk::event(first.to_string())],
-        end: End::Stall,
-    });
+    mock.push(one_chunk_then_stall("Working"));
     let d = start(&mock);
     let mut resp = post(&d, "/v1/responses", codex_body(true).to_string()).await;
     assert_eq!(resp.status().as_u16(), 200);
@@ -590,11 +576,8 @@ async fn models_lists_the_upstream_models_plus_aliases() {
         .token(TOKEN)
         .config_yaml("models:\n  fast: { model: Qwen/Qwen3-Coder-30B-A3B-Instruct }\n")
         .start();
-    let v: Value = client()
-        .get(format!("{}/v1/models", d.url()))
-        .send()
+    let v: Value = get(&d, "/v1/models")
         .await
-        .unwrap()
         .text()
         .await
         .map(|t| serde_json::from_str(&t).unwrap())
@@ -659,7 +642,11 @@ async fn a_slow_client_does_not_make_the_daemon_buffer_the_whole_reply() {
     assert_eq!(resp.status().as_u16(), 200);
     // The client stops reading: the daemon must stop reading from the upstream too.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(mock.completed_count(), 0, "upstream body still held back by backpressure");
+    assert_eq!(
+        mock.completed_count(),
+        0,
+        "upstream body still held back by backpressure"
+    );
     // Then it reads everything, and the reply is whole.
     let mut total = 0usize;
     let mut window = Vec::new();
@@ -679,8 +666,14 @@ async fn a_slow_client_does_not_make_the_daemon_buffer_the_whole_reply() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upstream_that_never_answers_times_out_waiting_for_headers() {
     let mock = MockUpstream::start().await;
-    mock.push(Reply::delay(Duration::from_secs(10), Reply::text("too late")));
-    mock.push(Reply::delay(Duration::from_secs(10), Reply::text("too late")));
+    mock.push(Reply::delay(
+        Duration::from_secs(10),
+        Reply::text("too late"),
+    ));
+    mock.push(Reply::delay(
+        Duration::from_secs(10),
+        Reply::text("too late"),
+    ));
     let d = Daemon::builder()
         .upstream(mock.url())
         .token(TOKEN)
@@ -693,7 +686,10 @@ async fn an_upstream_that_never_answers_times_out_waiting_for_headers() {
     let last = sse_events(&body).pop().unwrap();
     assert_eq!(last["type"], "response.failed");
     assert!(
-        last["response"]["error"]["message"].as_str().unwrap().contains("did not send response headers"),
+        last["response"]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("did not send response headers"),
         "{body}"
     );
     assert!(started.elapsed() < Duration::from_secs(5));

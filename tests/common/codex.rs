@@ -416,6 +416,17 @@ impl CodexRun {
         self
     }
 
+    /// Panics unless a `model_catalog_json` described the model: Codex warns "Defaulting to
+    /// fallback metadata" for a slug its catalog does not know.
+    pub fn assert_model_described(&self) -> &Self {
+        assert!(
+            !self.stderr.contains("Defaulting to fallback metadata"),
+            "the catalog must describe the model:\n{}",
+            self.describe()
+        );
+        self
+    }
+
     /// Status, timing and both output streams, for failure messages.
     pub fn describe(&self) -> String {
         format!(

@@ -13,6 +13,8 @@
 //!   available through [`Daemon::logs`].
 //! - Dropping a [`Daemon`] kills the child (SIGKILL) and reaps it; during a panic it also prints
 //!   the daemon's logs to help debugging.
+//! - [`stack`] / [`start_for`]: the Codex tests' usual setup, a daemon pointed at a mock upstream
+//!   holding [`TEST_TOKEN`] (the token Codex sends by default), with an optional YAML config.
 //!
 //! Everything here is blocking (std::process + threads): the tokio `process` feature is not
 //! enabled in this crate. Starting takes well under a second and does not need the mock
@@ -26,6 +28,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
+
+use super::codex::TEST_TOKEN;
+use super::mock_upstream::MockUpstream;
 
 /// Path of the daemon binary that Cargo built for this test crate.
 pub fn daemon_bin() -> PathBuf {
@@ -558,4 +563,21 @@ impl Drop for Daemon {
             );
         }
     }
+}
+
+/// A daemon pointed at `mock` with the provider token [`TEST_TOKEN`], and `yaml` as its
+/// `--config` when given.
+pub fn start_for(mock: &MockUpstream, yaml: Option<&str>) -> Daemon {
+    let mut builder = Daemon::builder().upstream(mock.url()).token(TEST_TOKEN);
+    if let Some(yaml) = yaml {
+        builder = builder.config_yaml(yaml);
+    }
+    builder.start()
+}
+
+/// A fresh mock upstream and a daemon pointed at it ([`start_for`]).
+pub async fn stack(yaml: Option<&str>) -> (MockUpstream, Daemon) {
+    let mock = MockUpstream::start().await;
+    let daemon = start_for(&mock, yaml);
+    (mock, daemon)
 }
