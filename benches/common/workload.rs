@@ -35,16 +35,78 @@ pub const MODEL_PREFIX: &str = "bench/";
 /// escaping costs what it costs in real traffic.
 pub fn prose(seed: u64, len: usize) -> String {
     const WORDS: &[&str] = &[
-        "the", "agent", "should", "run", "tests", "before", "editing", "files", "and", "read",
-        "output", "carefully", "when", "a", "command", "fails", "inspect", "error", "message",
-        "sandbox", "workspace", "repository", "patch", "apply", "user", "request", "tool",
-        "call", "shell", "with", "approval", "policy", "never", "ask", "for", "escalated",
-        "permissions", "unless", "needed", "prefer", "rg", "over", "grep", "keep", "changes",
-        "minimal", "focused", "on", "task", "summarize", "results", "briefly", "in", "final",
-        "answer", "use", "`cargo test`", "\"quoted\"", "path/to/file.rs", "line", "42:",
-        "diff", "--git", "a/src/lib.rs", "b/src/lib.rs", "warning:", "unused", "variable",
+        "the",
+        "agent",
+        "should",
+        "run",
+        "tests",
+        "before",
+        "editing",
+        "files",
+        "and",
+        "read",
+        "output",
+        "carefully",
+        "when",
+        "a",
+        "command",
+        "fails",
+        "inspect",
+        "error",
+        "message",
+        "sandbox",
+        "workspace",
+        "repository",
+        "patch",
+        "apply",
+        "user",
+        "request",
+        "tool",
+        "call",
+        "shell",
+        "with",
+        "approval",
+        "policy",
+        "never",
+        "ask",
+        "for",
+        "escalated",
+        "permissions",
+        "unless",
+        "needed",
+        "prefer",
+        "rg",
+        "over",
+        "grep",
+        "keep",
+        "changes",
+        "minimal",
+        "focused",
+        "on",
+        "task",
+        "summarize",
+        "results",
+        "briefly",
+        "in",
+        "final",
+        "answer",
+        "use",
+        "`cargo test`",
+        "\"quoted\"",
+        "path/to/file.rs",
+        "line",
+        "42:",
+        "diff",
+        "--git",
+        "a/src/lib.rs",
+        "b/src/lib.rs",
+        "warning:",
+        "unused",
+        "variable",
     ];
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     let mut next = move || {
         state = state
             .wrapping_mul(6364136223846793005)
@@ -97,7 +159,10 @@ pub fn codex_tools() -> Vec<Value> {
     vec![
         function_tool(
             "exec_command",
-            &format!("Runs a command in a PTY, returning output or a session ID for ongoing interaction.\n{}", prose(11, 900)),
+            &format!(
+                "Runs a command in a PTY, returning output or a session ID for ongoing interaction.\n{}",
+                prose(11, 900)
+            ),
             json!({"type": "object", "properties": {
                 "cmd": s("Shell command to execute."),
                 "workdir": s("Optional working directory to run the command in; defaults to the turn cwd."),
@@ -113,7 +178,10 @@ pub fn codex_tools() -> Vec<Value> {
         ),
         function_tool(
             "write_stdin",
-            &format!("Writes characters to an existing unified exec session and returns recent output.\n{}", prose(21, 300)),
+            &format!(
+                "Writes characters to an existing unified exec session and returns recent output.\n{}",
+                prose(21, 300)
+            ),
             json!({"type": "object", "properties": {
                 "session_id": n("Identifier of the running unified exec session."),
                 "chars": s("Bytes to write to stdin (may be empty to poll)."),
@@ -142,7 +210,11 @@ pub fn codex_tools() -> Vec<Value> {
             json!({"type": "object", "properties": {"path": s("Local filesystem path to an image file")},
                    "required": ["path"], "additionalProperties": false}),
         ),
-        function_tool("get_goal", &prose(41, 260), json!({"type": "object", "properties": {}, "additionalProperties": false})),
+        function_tool(
+            "get_goal",
+            &prose(41, 260),
+            json!({"type": "object", "properties": {}, "additionalProperties": false}),
+        ),
         function_tool(
             "create_goal",
             &prose(51, 520),
@@ -244,7 +316,7 @@ pub fn codex_request_40k(model: &str) -> Vec<u8> {
 }
 
 /// A long session: the first request plus 90 turns of reasoning, an `exec_command` call and
-/// its ~3.7 KB output (~400 KB in all). Reasoning items carry the daemon's own envelope in
+/// its ~3 KB output (~410 KB in all). Reasoning items carry the daemon's own envelope in
 /// `encrypted_content`, as they would after 90 turns through deepinfra-shim.
 pub fn codex_session_400k(model: &str) -> Vec<u8> {
     let mut input = codex_preamble(
@@ -262,7 +334,7 @@ pub fn codex_session_400k(model: &str) -> Vec<u8> {
             "name": "exec_command", "arguments": args.to_string(), "call_id": format!("call_{i:04}")}));
         input.push(json!({"type": "function_call_output", "id": format!("fco_{i:04}"),
             "call_id": format!("call_{i:04}"),
-            "output": format!("Chunk ID: {i:x}\nWall time: 1.{i:03} seconds\nProcess exited with code 101\nOriginal token count: 912\nOutput:\n{}", prose(2000 + i, 3_600))}));
+            "output": format!("Chunk ID: {i:x}\nWall time: 1.{i:03} seconds\nProcess exited with code 101\nOriginal token count: 912\nOutput:\n{}", prose(2000 + i, 3_000))}));
     }
     serde_json::to_vec(&codex_request(model, input)).expect("request serialises")
 }
@@ -487,10 +559,7 @@ pub fn scenarios() -> Vec<Scenario> {
     let paced_text: String = (0..32)
         .map(|i| format!("{}tok{i}", if i == 0 { "" } else { " " }))
         .collect();
-    let paced_tokens: Vec<String> = tokens(&paced_text)
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
+    let paced_tokens: Vec<String> = tokens(&paced_text).into_iter().map(str::to_owned).collect();
     vec![
         scenario(
             "small-json",
@@ -517,7 +586,11 @@ pub fn scenarios() -> Vec<Scenario> {
             "small-sse",
             true,
             |m| small_request(m, true),
-            |m| sse(ChatStream::new(m).text(&tokens(SMALL_TEXT)).finish("stop", 14, 12)),
+            |m| {
+                sse(ChatStream::new(m)
+                    .text(&tokens(SMALL_TEXT))
+                    .finish("stop", 14, 12))
+            },
             Expect {
                 text: Some(SMALL_TEXT.into()),
                 total_tokens: 26,

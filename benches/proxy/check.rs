@@ -27,8 +27,14 @@ impl Needles {
     pub fn new(e: &Expect) -> Self {
         let enc = |s: &str| serde_json::to_vec(s).expect("string encodes");
         Needles {
-            text: e.text.as_deref().map(|t| [b"\"text\":".as_slice(), &enc(t)].concat()),
-            call_name: e.call.as_ref().map(|(n, _)| [b"\"name\":".as_slice(), &enc(n)].concat()),
+            text: e
+                .text
+                .as_deref()
+                .map(|t| [b"\"text\":".as_slice(), &enc(t)].concat()),
+            call_name: e
+                .call
+                .as_ref()
+                .map(|(n, _)| [b"\"name\":".as_slice(), &enc(n)].concat()),
             call_args: e
                 .call
                 .as_ref()
@@ -59,7 +65,11 @@ pub fn sse_light(body: &[u8], n: &Needles) -> Result<(), String> {
             String::from_utf8_lossy(&body[body.len().saturating_sub(600)..])
         ));
     }
-    for (what, needle) in [("text", &n.text), ("tool name", &n.call_name), ("tool arguments", &n.call_args)] {
+    for (what, needle) in [
+        ("text", &n.text),
+        ("tool name", &n.call_name),
+        ("tool arguments", &n.call_args),
+    ] {
         if let Some(needle) = needle {
             if !contains(body, needle) {
                 return Err(format!("the expected {what} is missing from the reply"));
@@ -72,14 +82,17 @@ pub fn sse_light(body: &[u8], n: &Needles) -> Result<(), String> {
 /// Deep check of a Responses SSE body.
 pub fn sse_deep(body: &[u8], e: &Expect) -> Result<(), String> {
     let text = std::str::from_utf8(body).map_err(|_| "reply is not UTF-8".to_string())?;
-    let mut seq = 0u64;
     let mut deltas = String::new();
     let mut reasoning = String::new();
     let mut reasoning_summary = String::new();
     let mut done_text: Option<String> = None;
     let mut done_call: Option<(String, String)> = None;
     let mut terminal: Option<(String, Value)> = None;
-    for (i, block) in text.split("\n\n").filter(|b| !b.trim().is_empty()).enumerate() {
+    for (i, block) in text
+        .split("\n\n")
+        .filter(|b| !b.trim().is_empty())
+        .enumerate()
+    {
         if let Some((t, _)) = &terminal {
             return Err(format!("event after the terminal {t}: {block:?}"));
         }
@@ -93,16 +106,22 @@ pub fn sse_deep(body: &[u8], e: &Expect) -> Result<(), String> {
             }
         }
         let (Some(ty), Some(data)) = (ty, data) else {
-            return Err(format!("event {i} lacks an event: or data: line: {block:?}"));
+            return Err(format!(
+                "event {i} lacks an event: or data: line: {block:?}"
+            ));
         };
-        let v: Value = serde_json::from_str(data).map_err(|err| format!("event {i} is not JSON ({err}): {data}"))?;
+        let v: Value = serde_json::from_str(data)
+            .map_err(|err| format!("event {i} is not JSON ({err}): {data}"))?;
         if v["type"] != ty {
             return Err(format!("event {i}: type {} under event: {ty}", v["type"]));
         }
+        let seq = i as u64;
         if v["sequence_number"] != seq {
-            return Err(format!("event {i}: sequence_number {} (expected {seq})", v["sequence_number"]));
+            return Err(format!(
+                "event {i}: sequence_number {} (expected {seq})",
+                v["sequence_number"]
+            ));
         }
-        seq += 1;
         if i == 0 && ty != "response.created" {
             return Err(format!("first event is {ty}"));
         }
@@ -115,7 +134,12 @@ pub fn sse_deep(body: &[u8], e: &Expect) -> Result<(), String> {
                 let item = &v["item"];
                 match item["type"].as_str() {
                     Some("message") => {
-                        done_text = Some(item["content"][0]["text"].as_str().unwrap_or_default().to_owned())
+                        done_text = Some(
+                            item["content"][0]["text"]
+                                .as_str()
+                                .unwrap_or_default()
+                                .to_owned(),
+                        )
                     }
                     Some("function_call") => {
                         if item["call_id"].as_str().unwrap_or_default().is_empty() {
@@ -151,24 +175,32 @@ pub fn sse_deep(body: &[u8], e: &Expect) -> Result<(), String> {
     }
     if let Some(r) = &e.reasoning {
         if &reasoning != r && &reasoning_summary != r {
-            return Err(format!("reasoning deltas add up to {reasoning:?}, expected {r:?}"));
+            return Err(format!(
+                "reasoning deltas add up to {reasoning:?}, expected {r:?}"
+            ));
         }
     }
     if let Some(c) = &e.call {
         if done_call.as_ref() != Some(c) {
-            return Err(format!("output_item.done call is {done_call:?}, expected {c:?}"));
+            return Err(format!(
+                "output_item.done call is {done_call:?}, expected {c:?}"
+            ));
         }
     }
     let total = v["response"]["usage"]["total_tokens"].as_u64();
     if total != Some(e.total_tokens) {
-        return Err(format!("usage.total_tokens is {total:?}, expected {}", e.total_tokens));
+        return Err(format!(
+            "usage.total_tokens is {total:?}, expected {}",
+            e.total_tokens
+        ));
     }
     Ok(())
 }
 
 /// Check of a Responses JSON body.
 pub fn json(body: &[u8], e: &Expect) -> Result<(), String> {
-    let v: Value = serde_json::from_slice(body).map_err(|err| format!("reply is not JSON: {err}"))?;
+    let v: Value =
+        serde_json::from_slice(body).map_err(|err| format!("reply is not JSON: {err}"))?;
     if v["status"] != "completed" {
         return Err(format!("status is {}, body {v}", v["status"]));
     }

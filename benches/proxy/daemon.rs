@@ -67,8 +67,14 @@ impl Daemon {
         let log = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = mpsc::channel();
         for pipe in [
-            child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
-            child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
         ]
         .into_iter()
         .flatten()
@@ -139,6 +145,9 @@ fn control(socket: &PathBuf, line: &str) -> io::Result<()> {
     if reply.contains("\"ok\":true") {
         Ok(())
     } else {
-        Err(io::Error::other(format!("control socket replied {}", reply.trim())))
+        Err(io::Error::other(format!(
+            "control socket replied {}",
+            reply.trim()
+        )))
     }
 }

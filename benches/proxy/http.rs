@@ -79,11 +79,15 @@ impl<R: AsyncRead + Unpin> Reader<R> {
                 return Err(io::ErrorKind::UnexpectedEof.into());
             }
         };
-        let text = std::str::from_utf8(&self.buf[self.pos..end]).map_err(|_| bad("head is not UTF-8"))?;
+        let text =
+            std::str::from_utf8(&self.buf[self.pos..end]).map_err(|_| bad("head is not UTF-8"))?;
         let mut lines = text.split("\r\n");
         let first = lines.next().unwrap_or_default();
         let mut head = Head::default();
-        if let Some(rest) = first.strip_prefix("HTTP/1.1 ").or_else(|| first.strip_prefix("HTTP/1.0 ")) {
+        if let Some(rest) = first
+            .strip_prefix("HTTP/1.1 ")
+            .or_else(|| first.strip_prefix("HTTP/1.0 "))
+        {
             head.status = rest
                 .get(..3)
                 .and_then(|s| s.parse().ok())
@@ -94,7 +98,9 @@ impl<R: AsyncRead + Unpin> Reader<R> {
             head.path = parts.next().unwrap_or_default().to_owned();
         }
         for line in lines {
-            let Some((name, value)) = line.split_once(':') else { continue };
+            let Some((name, value)) = line.split_once(':') else {
+                continue;
+            };
             let value = value.trim();
             if name.eq_ignore_ascii_case("content-length") {
                 head.content_length = Some(value.parse().map_err(|_| bad("bad content-length"))?);
@@ -107,7 +113,11 @@ impl<R: AsyncRead + Unpin> Reader<R> {
     }
 
     /// Reads the body that `head` announced, passing it on slice by slice.
-    pub async fn read_body<F: FnMut(&[u8])>(&mut self, head: &Head, sink: &mut F) -> io::Result<()> {
+    pub async fn read_body<F: FnMut(&[u8])>(
+        &mut self,
+        head: &Head,
+        sink: &mut F,
+    ) -> io::Result<()> {
         if head.chunked {
             loop {
                 let line_end = loop {
@@ -118,9 +128,11 @@ impl<R: AsyncRead + Unpin> Reader<R> {
                         return Err(io::ErrorKind::UnexpectedEof.into());
                     }
                 };
-                let line = std::str::from_utf8(&self.buf[self.pos..line_end]).map_err(|_| bad("chunk size"))?;
+                let line = std::str::from_utf8(&self.buf[self.pos..line_end])
+                    .map_err(|_| bad("chunk size"))?;
                 let hex = line.split(';').next().unwrap_or_default().trim();
-                let size = usize::from_str_radix(hex, 16).map_err(|_| bad(format!("bad chunk size {line:?}")))?;
+                let size = usize::from_str_radix(hex, 16)
+                    .map_err(|_| bad(format!("bad chunk size {line:?}")))?;
                 self.pos = line_end + 2;
                 if size == 0 {
                     // Trailers (none expected) up to the blank line.

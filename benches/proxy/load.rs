@@ -6,10 +6,10 @@
 //! `response.output_text.delta` through the daemon; the end of the first content event
 //! straight from the mock), then checks the reply (see `check`).
 
+use std::cell::{Cell, RefCell};
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
@@ -32,7 +32,10 @@ pub struct Target {
 pub enum TargetKind {
     /// Straight to the mock: the reply must equal these bytes. `first_token_end` is the
     /// offset just past the first content event (0: none).
-    Direct { reply: Vec<u8>, first_token_end: usize },
+    Direct {
+        reply: Vec<u8>,
+        first_token_end: usize,
+    },
     /// Through the daemon.
     Daemon { stream: bool },
 }
@@ -46,7 +49,9 @@ impl Target {
             let mut found = 0;
             for ev in reply.split_inclusive(|&b| b == b'\n') {
                 off += ev.len();
-                if check::contains(ev, b"\"content\":\"") && !check::contains(ev, b"\"content\":\"\"") {
+                if check::contains(ev, b"\"content\":\"")
+                    && !check::contains(ev, b"\"content\":\"\"")
+                {
                     found = off;
                     break;
                 }
@@ -59,10 +64,17 @@ impl Target {
             addr,
             request: http::post(
                 "/v1/chat/completions",
-                if s.stream { "text/event-stream" } else { "application/json" },
+                if s.stream {
+                    "text/event-stream"
+                } else {
+                    "application/json"
+                },
                 &s.chat_body,
             ),
-            kind: TargetKind::Direct { reply, first_token_end },
+            kind: TargetKind::Direct {
+                reply,
+                first_token_end,
+            },
             expect: s.expect.clone(),
         }
     }
@@ -72,7 +84,11 @@ impl Target {
             addr,
             request: http::post(
                 "/v1/responses",
-                if s.stream { "text/event-stream" } else { "application/json" },
+                if s.stream {
+                    "text/event-stream"
+                } else {
+                    "application/json"
+                },
                 &s.responses_body,
             ),
             kind: TargetKind::Daemon { stream: s.stream },
@@ -132,51 +148,64 @@ pub async fn run(target: Rc<Target>, conns: usize, limits: &Limits) -> io::Resul
                 issued.set(n + 1);
                 let deep = mine < 2 || n % deep_every == 0;
                 mine += 1;
-                let outcome =
-                    tokio::time::timeout(REQUEST_TIMEOUT, one(&mut conn, &target, &needles, deep, &mut body)).await;
-                let mut r = result.borrow_mut();
-                match outcome {
-                    Ok(Ok((lat, ttft))) => {
-                        r.ok += 1;
-                        r.latencies_us.push(lat.as_micros() as u64);
-                        if let Some(t) = ttft {
-                            r.ttft_us.push(t.as_micros() as u64);
-                        }
-                    }
-                    Ok(Err(Failure::Wrong(msg))) => {
+                let outcome = tokio::time::timeout(
+                    REQUEST_TIMEOUT,
+                    one(&mut conn, &target, &needles, deep, &mut body),
+                )
+                .await;
+                // What to do next; the RefCell borrow ends before any await.
+                let reconnect = {
+                    let mut r = result.borrow_mut();
+                    let failed = |r: &mut PhaseResult, msg: String| {
                         r.errors += 1;
                         if r.first_errors.len() < 3 {
                             r.first_errors.push(msg);
                         }
-                    }
-                    Ok(Err(Failure::Io(e))) => {
-                        r.errors += 1;
-                        if r.first_errors.len() < 3 {
-                            r.first_errors.push(format!("I/O error: {e}"));
-                        }
-                        // The connection is out of step; open a new one.
-                        drop(r);
-                        match TcpStream::connect(target.addr).await {
-                            Ok(s) => {
-                                let _ = s.set_nodelay(true);
-                                conn = Reader::new(s);
+                    };
+                    match outcome {
+                        Ok(Ok((lat, ttft))) => {
+                            r.ok += 1;
+                            r.latencies_us.push(lat.as_micros() as u64);
+                            if let Some(t) = ttft {
+                                r.ttft_us.push(t.as_micros() as u64);
                             }
-                            Err(_) => break,
+                            false
+                        }
+                        Ok(Err(Failure::Wrong(msg))) => {
+                            failed(&mut r, msg);
+                            false
+                        }
+                        Ok(Err(Failure::Io(e))) => {
+                            failed(&mut r, format!("I/O error: {e}"));
+                            true
+                        }
+                        Err(_) => {
+                            failed(
+                                &mut r,
+                                format!("no complete reply within {REQUEST_TIMEOUT:?}"),
+                            );
+                            break;
                         }
                     }
-                    Err(_) => {
-                        r.errors += 1;
-                        if r.first_errors.len() < 3 {
-                            r.first_errors.push(format!("no complete reply within {REQUEST_TIMEOUT:?}"));
+                };
+                if reconnect {
+                    // The connection is out of step; open a new one.
+                    match TcpStream::connect(target.addr).await {
+                        Ok(s) => {
+                            let _ = s.set_nodelay(true);
+                            conn = Reader::new(s);
                         }
-                        break;
+                        Err(_) => break,
                     }
                 }
             }
         });
     }
     local.await;
-    let mut r = Rc::try_unwrap(result).ok().expect("all tasks done").into_inner();
+    let mut r = Rc::try_unwrap(result)
+        .ok()
+        .expect("all tasks done")
+        .into_inner();
     r.wall = start.elapsed();
     Ok(r)
 }
@@ -211,10 +240,13 @@ async fn one(
     let mut ttft = None;
     let mut scanned = 0usize;
     let first_token_end = match &t.kind {
-        TargetKind::Direct { first_token_end, .. } => *first_token_end,
+        TargetKind::Direct {
+            first_token_end, ..
+        } => *first_token_end,
         TargetKind::Daemon { .. } => 0,
     };
-    let marker_scan = matches!(t.kind, TargetKind::Daemon { stream: true }) && t.expect.text.is_some();
+    let marker_scan =
+        matches!(t.kind, TargetKind::Daemon { stream: true }) && t.expect.text.is_some();
     conn.read_body(&head, &mut |d| {
         body.extend_from_slice(d);
         if ttft.is_none() {
@@ -242,13 +274,21 @@ async fn one(
             if body == reply {
                 Ok(())
             } else {
-                Err(format!("direct reply differs from the mock's ({} vs {} bytes)", body.len(), reply.len()))
+                Err(format!(
+                    "direct reply differs from the mock's ({} vs {} bytes)",
+                    body.len(),
+                    reply.len()
+                ))
             }
         }
         TargetKind::Daemon { stream: false } => check::json(body, &t.expect),
-        TargetKind::Daemon { stream: true } => {
-            check::sse_light(body, needles).and_then(|()| if deep { check::sse_deep(body, &t.expect) } else { Ok(()) })
-        }
+        TargetKind::Daemon { stream: true } => check::sse_light(body, needles).and_then(|()| {
+            if deep {
+                check::sse_deep(body, &t.expect)
+            } else {
+                Ok(())
+            }
+        }),
     };
     verdict.map_err(Failure::Wrong)?;
     Ok((latency, ttft))

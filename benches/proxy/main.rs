@@ -92,14 +92,22 @@ impl Settings {
         let heavy = s.name == "session-400k";
         Limits {
             requests: if heavy { 3_000 } else { 30_000 },
-            time: Duration::from_secs(if s.name == "paced" && conns == 1 { 4 } else { 3 }),
+            time: Duration::from_secs(if s.name == "paced" && conns == 1 {
+                4
+            } else {
+                3
+            }),
             deep_every: 50,
         }
     }
 
     fn warmup(&self, conns: usize) -> Limits {
         Limits {
-            requests: if self.quick { 2 * conns as u64 } else { (8 * conns as u64).max(50) },
+            requests: if self.quick {
+                2 * conns as u64
+            } else {
+                (8 * conns as u64).max(50)
+            },
             time: Duration::from_millis(if self.quick { 200 } else { 500 }),
             deep_every: 1,
         }
@@ -161,6 +169,8 @@ struct Ctx<'a> {
     settings: &'a Settings,
     mock: &'a mock::Mock,
     client_tid: u32,
+    /// Replies checked and found right (warm-ups and soak included).
+    replies: u64,
     errors: u64,
     error_lines: Vec<String>,
 }
@@ -213,12 +223,17 @@ impl Ctx<'_> {
     }
 
     fn count_errors(&mut self, label: &str, r: &PhaseResult) {
+        self.replies += r.ok;
         if r.errors > 0 {
             self.errors += r.errors;
             for e in &r.first_errors {
                 self.error_lines.push(format!("{label}: {e}"));
             }
-            eprintln!("  !! {label}: {} wrong or failed replies; first: {}", r.errors, r.first_errors.join(" | "));
+            eprintln!(
+                "  !! {label}: {} wrong or failed replies; first: {}",
+                r.errors,
+                r.first_errors.join(" | ")
+            );
         }
     }
 }
@@ -247,7 +262,9 @@ fn start_perf(pid: u32, dir: &std::path::Path, label: &str) -> Option<std::proce
 }
 
 fn stop_perf(p: &mut std::process::Child) {
-    let _ = std::process::Command::new("kill").args(["-INT", &p.id().to_string()]).status();
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &p.id().to_string()])
+        .status();
     let _ = p.wait();
 }
 
@@ -275,7 +292,9 @@ fn main() -> ExitCode {
 async fn run(settings: &Settings) -> Result<(), String> {
     let started = Instant::now();
     if settings.test_mode {
-        eprintln!("proxy benchmark: smoke run (no --bench argument: run by `cargo test`); figures from a debug build mean nothing");
+        eprintln!(
+            "proxy benchmark: smoke run (no --bench argument: run by `cargo test`); figures from a debug build mean nothing"
+        );
     }
     let mut scenarios = workload::scenarios();
     if let Some(only) = &settings.only {
@@ -284,12 +303,14 @@ async fn run(settings: &Settings) -> Result<(), String> {
             return Err(format!("BENCH_ONLY={} matches no scenario", only.join(",")));
         }
     }
-    let mock = mock::start(&scenarios, env_flag("BENCH_SPLIT_WRITES")).map_err(|e| format!("cannot start the mock upstream: {e}"))?;
+    let mock = mock::start(&scenarios, env_flag("BENCH_SPLIT_WRITES"))
+        .map_err(|e| format!("cannot start the mock upstream: {e}"))?;
     let upstream = format!("http://{}/v1", mock.addr);
     let mut ctx = Ctx {
         settings,
         mock: &mock,
         client_tid: procfs::current_tid(),
+        replies: 0,
         errors: 0,
         error_lines: Vec::new(),
     };
@@ -313,14 +334,29 @@ async fn run(settings: &Settings) -> Result<(), String> {
             let label = format!("{} c={conns}", s.name);
             eprintln!("  {label}: direct…");
             let direct = ctx
-                .phase(&format!("{label} direct"), Rc::new(Target::direct(mock.addr, s)), conns, &limits, None)
+                .phase(
+                    &format!("{label} direct"),
+                    Rc::new(Target::direct(mock.addr, s)),
+                    conns,
+                    &limits,
+                    None,
+                )
                 .await?;
             eprintln!("  {label}: through the daemon…");
             let daemon = ctx
-                .phase(&format!("{label} daemon"), Rc::new(Target::daemon(d.addr, s)), conns, &limits, Some(&d))
+                .phase(
+                    &format!("{label} daemon"),
+                    Rc::new(Target::daemon(d.addr, s)),
+                    conns,
+                    &limits,
+                    Some(&d),
+                )
                 .await?;
             if !d.alive() {
-                return Err(format!("the daemon exited during {label}; its output:\n{}", d.logs()));
+                return Err(format!(
+                    "the daemon exited during {label}; its output:\n{}",
+                    d.logs()
+                ));
             }
             rows.push(Row {
                 scenario: s.name,
@@ -343,11 +379,15 @@ async fn run(settings: &Settings) -> Result<(), String> {
         soak_trace: soak.2,
     };
 
-    let report = report(settings, &rows, &memory, started.elapsed());
+    let report = report(settings, &scenarios, &rows, &memory, started.elapsed());
     println!("{report}");
     if let Some(path) = &settings.out {
-        std::fs::write(path, &report).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        std::fs::write(path, &report)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
+    // A plain closing line that test-log readers understand (this target also runs under
+    // `cargo test --all-targets`).
+    println!("benchmark: {} passed, {} failed", ctx.replies, ctx.errors);
     if ctx.errors > 0 {
         return Err(format!(
             "{} wrong or failed replies:\n  {}",
@@ -360,7 +400,10 @@ async fn run(settings: &Settings) -> Result<(), String> {
 
 /// A fresh daemon under a mixed load: RSS after the first 1k requests and after all of them.
 /// Returns ((requests, KiB) after 1k, (requests, KiB) at the end, trace).
-async fn soak(ctx: &mut Ctx<'_>, scenarios: &[Scenario]) -> Result<((u64, u64), (u64, u64), Vec<(u64, u64)>), String> {
+async fn soak(
+    ctx: &mut Ctx<'_>,
+    scenarios: &[Scenario],
+) -> Result<((u64, u64), (u64, u64), Vec<(u64, u64)>), String> {
     let settings = ctx.settings;
     let (first, total, conns) = if settings.quick {
         (200u64, 1_000u64, 8usize)
@@ -375,9 +418,15 @@ async fn soak(ctx: &mut Ctx<'_>, scenarios: &[Scenario]) -> Result<((u64, u64), 
     }
     let upstream = format!("http://{}/v1", ctx.mock.addr);
     let mut d = Daemon::start(&settings.daemon_bin, &upstream).map_err(|e| e.to_string())?;
-    eprintln!("  soak: {total} mixed requests ({}) on a fresh daemon, {conns} connections…", mix.iter().map(|s| s.name).collect::<Vec<_>>().join(", "));
+    eprintln!(
+        "  soak: {total} mixed requests ({}) on a fresh daemon, {conns} connections…",
+        mix.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
+    );
     let per = (first / mix.len() as u64).max(1);
-    let targets: Vec<Rc<Target>> = mix.iter().map(|s| Rc::new(Target::daemon(d.addr, s))).collect();
+    let targets: Vec<Rc<Target>> = mix
+        .iter()
+        .map(|s| Rc::new(Target::daemon(d.addr, s)))
+        .collect();
     let mut done = 0u64;
     let mut trace = Vec::new();
     let mut at_first = None;
@@ -396,7 +445,10 @@ async fn soak(ctx: &mut Ctx<'_>, scenarios: &[Scenario]) -> Result<((u64, u64), 
             ctx.count_errors("soak", &r);
         }
         if !d.alive() {
-            return Err(format!("the daemon exited during the soak; its output:\n{}", d.logs()));
+            return Err(format!(
+                "the daemon exited during the soak; its output:\n{}",
+                d.logs()
+            ));
         }
         if done >= first && at_first.is_none() {
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -423,16 +475,32 @@ fn ms(us: u64) -> String {
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned()))
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
         .unwrap_or_else(|| "unknown".into());
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
     format!("{cores} cores, {cpu}, Linux {}", kernel.trim())
 }
 
-fn report(settings: &Settings, rows: &[Row], m: &Memory, took: Duration) -> String {
+fn report(
+    settings: &Settings,
+    scenarios: &[Scenario],
+    rows: &[Row],
+    m: &Memory,
+    took: Duration,
+) -> String {
     let mut o = String::new();
-    let mode = if settings.quick { "quick (smoke test: figures are not meaningful)" } else { "full" };
+    let mode = if settings.quick {
+        "quick (smoke test: figures are not meaningful)"
+    } else {
+        "full"
+    };
     let _ = writeln!(o, "## deepinfra-shim proxy benchmark\n");
     let _ = writeln!(o, "- machine: {}", machine());
     let _ = writeln!(o, "- daemon: `{}`", settings.daemon_bin.display());
@@ -448,9 +516,27 @@ fn report(settings: &Settings, rows: &[Row], m: &Memory, took: Duration) -> Stri
     );
     let _ = writeln!(
         o,
+        "Sizes (Responses request / chat request / upstream reply, bytes): {}\n",
+        scenarios
+            .iter()
+            .map(|s| format!(
+                "{} {} / {} / {}",
+                s.name,
+                s.responses_body.len(),
+                s.chat_body.len(),
+                s.reply_body().len()
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let _ = writeln!(
+        o,
         "| scenario | conns | direct p50 / p99 ms | daemon p50 / p99 ms | added p50 / p99 ms | TTFT direct / daemon ms | direct req/s | daemon req/s | ratio | daemon CPU µs/req | mock CPU µs/req | daemon peak RSS MiB | requests |"
     );
-    let _ = writeln!(o, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(
+        o,
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
     for r in rows {
         let (dir, dae) = (&r.direct, &r.daemon);
         let added = |q| dae.p(q) as i64 - dir.p(q) as i64;
@@ -486,7 +572,13 @@ fn report(settings: &Settings, rows: &[Row], m: &Memory, took: Duration) -> Stri
         rows.iter().map(|r| r.daemon.daemon_ticks_ns).sum::<u64>() as f64 / 1e6,
         rows.iter().map(|r| r.daemon.daemon_ns).sum::<u64>() as f64 / 1e6,
         rows.iter()
-            .map(|r| format!("{} c={}: {:.0} / {:.0}", r.scenario, r.conns, r.direct.per_req_us(r.direct.client_ns), r.daemon.per_req_us(r.daemon.client_ns)))
+            .map(|r| format!(
+                "{} c={}: {:.0} / {:.0}",
+                r.scenario,
+                r.conns,
+                r.direct.per_req_us(r.direct.client_ns),
+                r.daemon.per_req_us(r.daemon.client_ns)
+            ))
             .collect::<Vec<_>>()
             .join(", ")
     );
@@ -500,7 +592,11 @@ fn report(settings: &Settings, rows: &[Row], m: &Memory, took: Duration) -> Stri
         mib(m.soak_last.1),
         m.soak_last.0,
         (m.soak_last.1 as f64 / m.soak_first.1.max(1) as f64 - 1.0) * 100.0,
-        m.soak_trace.iter().map(|(n, k)| format!("{n}: {:.1}", mib(*k))).collect::<Vec<_>>().join(", ")
+        m.soak_trace
+            .iter()
+            .map(|(n, k)| format!("{n}: {:.1}", mib(*k)))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
 
     // The targets, each from the figures above.
@@ -512,24 +608,56 @@ fn report(settings: &Settings, rows: &[Row], m: &Memory, took: Duration) -> Stri
             .map(|r| r.daemon.per_req_us(r.daemon.daemon_ns))
             .fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.max(x))))
     };
-    let verdict = |ok: bool| if ok { "met" } else { "**missed**" };
+    // A quick run is a smoke test: its figures judge nothing.
+    let quick = settings.quick;
+    let verdict = |ok: bool| {
+        if quick {
+            "(quick run: not judged)"
+        } else if ok {
+            "met"
+        } else {
+            "**missed**"
+        }
+    };
     let _ = writeln!(o, "| figure | target | measured | |");
     let _ = writeln!(o, "|---|---|---|---|");
     for (name, label, limit) in [
         ("small-sse", "CPU per request, small streamed", 50.0),
-        ("codex-sse", "CPU per request, Codex-sized (40 KB, 10 tools) streamed", 90.0),
-        ("session-400k", "CPU per request, 400 KB session (90 call/output pairs)", 400.0),
+        (
+            "codex-sse",
+            "CPU per request, Codex-sized (40 KB, 10 tools) streamed",
+            90.0,
+        ),
+        (
+            "session-400k",
+            "CPU per request, 400 KB session (90 call/output pairs)",
+            400.0,
+        ),
     ] {
         if let Some(v) = cpu_worst(name) {
-            let _ = writeln!(o, "| {label} | ≤ {:.2} ms | {:.3} ms (worse of c=1, c=32) | {} |", limit / 1000.0, v / 1000.0, verdict(v <= limit));
+            let _ = writeln!(
+                o,
+                "| {label} | ≤ {:.2} ms | {:.3} ms (worse of c=1, c=32) | {} |",
+                limit / 1000.0,
+                v / 1000.0,
+                verdict(v <= limit)
+            );
         }
     }
     let paced: Vec<(f64, f64)> = [1, 32]
         .iter()
         .filter_map(|&c| find("paced", c))
-        .map(|r| (r.daemon.per_req_us(r.daemon.daemon_ns), r.daemon.per_req_us(r.daemon.mock_ns)))
+        .map(|r| {
+            (
+                r.daemon.per_req_us(r.daemon.daemon_ns),
+                r.daemon.per_req_us(r.daemon.mock_ns),
+            )
+        })
         .collect();
-    if let Some(&(d, mk)) = paced.iter().max_by(|a, b| (a.0 / a.1).total_cmp(&(b.0 / b.1))) {
+    if let Some(&(d, mk)) = paced
+        .iter()
+        .max_by(|a, b| (a.0 / a.1).total_cmp(&(b.0 / b.1)))
+    {
         let _ = writeln!(
             o,
             "| CPU per paced stream (34 chunks, 20 ms then 2 ms apart) | ≤ the mock upstream's own CPU for the same reply | daemon {:.3} ms vs mock {:.3} ms ({:.1}×) | {} |",
@@ -541,7 +669,11 @@ fn report(settings: &Settings, rows: &[Row], m: &Memory, took: Duration) -> Stri
     }
     if let Some(r) = find("small-sse", 1) {
         let added = r.daemon.p(0.5) as i64 - r.direct.p(0.5) as i64;
-        let _ = writeln!(o, "| added p50 latency, c=1, small streamed | ≤ 50 µs | {added} µs | {} |", verdict(added <= 50));
+        let _ = writeln!(
+            o,
+            "| added p50 latency, c=1, small streamed | ≤ 50 µs | {added} µs | {} |",
+            verdict(added <= 50)
+        );
     }
     if let Some(r) = find("codex-sse", 32) {
         let ratio = r.daemon.rps() / r.direct.rps().max(1e-9);
@@ -570,9 +702,9 @@ fn report(settings: &Settings, rows: &[Row], m: &Memory, took: Duration) -> Stri
     let growth = (m.soak_last.1 as f64 / m.soak_first.1.max(1) as f64 - 1.0) * 100.0;
     let _ = writeln!(
         o,
-        "| resident memory after {}k requests vs after {}k | within 5% | {growth:+.1}% | {} |",
-        m.soak_last.0 / 1000,
-        m.soak_first.0 / 1000,
+        "| resident memory after {} requests vs after {} | within 5% | {growth:+.1}% | {} |",
+        m.soak_last.0,
+        m.soak_first.0,
         verdict(growth.abs() <= 5.0)
     );
     o

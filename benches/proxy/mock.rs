@@ -105,7 +105,10 @@ pub fn start(scenarios: &[Scenario], split_writes: bool) -> io::Result<Mock> {
     std::thread::Builder::new()
         .name("bench-mock".into())
         .spawn(move || {
-            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => {
                     let _ = tx.send(Err(e));
@@ -149,7 +152,10 @@ async fn serve(sock: TcpStream, table: Arc<HashMap<String, Entry>>) {
             _ => return,
         };
         body.clear();
-        if r.read_body(&head, &mut |d| body.extend_from_slice(d)).await.is_err() {
+        if r.read_body(&head, &mut |d| body.extend_from_slice(d))
+            .await
+            .is_err()
+        {
             return;
         }
         let entry = if head.path.ends_with("/chat/completions") {
@@ -157,9 +163,8 @@ async fn serve(sock: TcpStream, table: Arc<HashMap<String, Entry>>) {
         } else {
             None
         };
-        let ok = entry.is_some_and(|e| {
-            body.len() >= e.min_body && e.stream == says_stream_true(&body)
-        });
+        let ok =
+            entry.is_some_and(|e| body.len() >= e.min_body && e.stream == says_stream_true(&body));
         let res = match (ok, entry) {
             (true, Some(e)) => write_reply(&mut r.io, e).await,
             _ => r.io.write_all(ERR_400).await,

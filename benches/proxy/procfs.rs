@@ -31,7 +31,12 @@ pub fn process_cpu_ns(pid: u32) -> u64 {
         return 0;
     };
     dir.filter_map(Result::ok)
-        .filter_map(|e| first_field_ns(&format!("/proc/{pid}/task/{}/schedstat", e.file_name().to_str()?)))
+        .filter_map(|e| {
+            first_field_ns(&format!(
+                "/proc/{pid}/task/{}/schedstat",
+                e.file_name().to_str()?
+            ))
+        })
         .sum()
 }
 
@@ -59,13 +64,13 @@ pub fn process_ticks_ns(pid: u32) -> u64 {
 fn clk_tck() -> u64 {
     static TCK: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
     *TCK.get_or_init(|| {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok()?.trim().parse().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or(100)
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok()?.trim().parse().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or(100)
     })
 }
 

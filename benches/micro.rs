@@ -1,4 +1,4 @@
-//! Micro-benchmarks of the pure translation (no sockets): `cargo bench --bench translate`.
+//! Micro-benchmarks of the pure translation (no sockets): `cargo bench --bench micro`.
 //!
 //! - `request_*`: a Codex-sized (~40 KB, 10 tools) and a 400 KB session request through
 //!   `parse_request` and `translate_request`, separately and together;
@@ -97,7 +97,10 @@ fn translate_stream(body: &[u8], per_event: bool) -> usize {
     }
     parser.finish(&mut |d| tr.push_data(d, &mut out));
     tr.finish_eof(&mut out);
-    assert!(tr.is_terminated(), "the stream must end with a terminal event");
+    assert!(
+        tr.is_terminated(),
+        "the stream must end with a terminal event"
+    );
     written + out.len()
 }
 
