@@ -13,9 +13,9 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
-use tokio::time::{Instant, sleep_until};
+use tokio::time::Instant;
 
 use crate::config::Upstream;
 use crate::service::state::{RequestGuard, State};
@@ -65,6 +65,10 @@ async fn run(p: Pump) {
     let mut last_data = Instant::now();
     let mut next_beat = last_data + beat;
     let mut client_gone = false;
+    // One timer for the stream's life, re-armed only when it fires: moving a deadline on every
+    // chunk would re-register the timer (and wake the timer driver) once per token.
+    let timer = tokio::time::sleep_until(next_beat.min(last_data + idle));
+    tokio::pin!(timer);
 
     loop {
         let idle_deadline = last_data + idle;
@@ -85,36 +89,25 @@ async fn run(p: Pump) {
                     break;
                 }
             }
-            chunk = body.next() => match chunk {
-                Some(Ok(bytes)) => {
-                    last_data = Instant::now();
-                    next_beat = last_data + beat;
-                    let pushed = parser.push(&bytes, &mut |data| translator.push_data(data, &mut out));
-                    if let Err(e) = pushed {
-                        translator.fail("server_error", &format!("upstream stream is malformed: {e}"), &mut out);
-                    }
-                    if !send(&tx, &mut out, &mut sent).await {
-                        client_gone = true;
-                        break;
-                    }
-                    if translator.is_terminated() {
-                        break;
-                    }
-                }
-                Some(Err(e)) => {
-                    let failure = crate::upstream::describe(e, &upstream.url);
-                    translator.fail("server_error", &format!("upstream stream broke: {failure}"), &mut out);
-                    send(&tx, &mut out, &mut sent).await;
+            first = body.next() => {
+                last_data = Instant::now();
+                next_beat = last_data + beat;
+                let ended = take_ready(first, &mut body, &mut parser, &mut translator, &upstream.url, &mut out).await;
+                if !send(&tx, &mut out, &mut sent).await {
+                    client_gone = true;
                     break;
                 }
-                None => {
-                    parser.finish(&mut |data| translator.push_data(data, &mut out));
-                    translator.finish_eof(&mut out);
-                    send(&tx, &mut out, &mut sent).await;
+                if ended || translator.is_terminated() {
                     break;
                 }
-            },
-            _ = sleep_until(next_beat.min(idle_deadline)) => {
+            }
+            _ = &mut timer => {
+                let due = next_beat.min(idle_deadline);
+                if Instant::now() < due {
+                    // Data came since the timer was armed: nothing is due yet.
+                    timer.as_mut().reset(due);
+                    continue;
+                }
                 if Instant::now() >= idle_deadline && translator.finish_reason().is_some() {
                     // The model finished but the provider never sent [DONE] nor closed: the
                     // reply is whole, so complete it rather than report a failure.
@@ -133,6 +126,7 @@ async fn run(p: Pump) {
                 }
                 translator.heartbeat(&mut out);
                 next_beat = Instant::now() + beat;
+                timer.as_mut().reset(next_beat.min(idle_deadline));
                 if !send(&tx, &mut out, &mut sent).await {
                     client_gone = true;
                     break;
@@ -173,6 +167,64 @@ async fn run(p: Pump) {
         Outcome::InProgress => {
             tracing::warn!(duration_ms = ms, bytes = sent, "Stream ended without a terminal event");
         }
+    }
+}
+
+/// Translated bytes gathered for one client write before we stop taking more.
+const COALESCE_LIMIT: usize = 64 * 1024;
+
+/// Feeds `first` and then every body chunk that is already available without waiting into the
+/// translator, so that one client write carries them all: providers often send several SSE
+/// events per read, and hyper hands them over one HTTP chunk per poll. Returns true when the
+/// upstream body ended (or broke), i.e. nothing more will come.
+async fn take_ready(
+    first: Option<Result<Bytes, reqwest::Error>>,
+    body: &mut (impl futures_util::Stream<Item = Result<Bytes, reqwest::Error>> + Unpin),
+    parser: &mut SseParser,
+    translator: &mut StreamTranslator,
+    upstream_url: &str,
+    out: &mut Vec<u8>,
+) -> bool {
+    let mut item = first;
+    let mut yielded = false;
+    loop {
+        match item {
+            Some(Ok(bytes)) => {
+                if let Err(e) = parser.push(&bytes, &mut |data| translator.push_data(data, out)) {
+                    translator.fail("server_error", &format!("upstream stream is malformed: {e}"), out);
+                }
+            }
+            Some(Err(e)) => {
+                let failure = crate::upstream::describe(e, upstream_url);
+                translator.fail("server_error", &format!("upstream stream broke: {failure}"), out);
+                return true;
+            }
+            None => {
+                parser.finish(&mut |data| translator.push_data(data, out));
+                translator.finish_eof(out);
+                return true;
+            }
+        }
+        if translator.is_terminated() || out.len() >= COALESCE_LIMIT {
+            return false;
+        }
+        item = match body.next().now_or_never() {
+            Some(next) => {
+                yielded = false;
+                next
+            }
+            // Let hyper's connection task decode what it has already read, once, then look
+            // again; when nothing more is there, write what we have (no added wait).
+            None if !yielded => {
+                yielded = true;
+                tokio::task::yield_now().await;
+                match body.next().now_or_never() {
+                    Some(next) => next,
+                    None => return false,
+                }
+            }
+            None => return false,
+        };
     }
 }
 

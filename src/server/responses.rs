@@ -89,6 +89,7 @@ pub async fn handle(
         );
     }
 
+    let stream = parsed.stream;
     let ctx = StreamContext {
         response_id: new_response_id(),
         requested_model: parsed.model.clone(),
@@ -96,7 +97,10 @@ pub async fn handle(
         tools: translated.tools,
         opts,
     };
-    let stream = parsed.stream;
+    // A Codex session request can be several MB: free it (and its parsed form) before the
+    // possibly long wait for the upstream, so concurrent sessions do not each hold two copies.
+    drop(parsed);
+    drop(bytes);
     let body = Bytes::from(translated.body);
     let upstream_reply = state
         .http
@@ -258,19 +262,22 @@ pub async fn read_body(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(ApiError::body_too_large(limit));
     }
-    match http_body_util::Limited::new(body, limit).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(ApiError::body_too_large(limit))
+    // One buffer, sized from content-length when the client says it (Codex always does), so a
+    // large body is not assembled from chunks and copied again.
+    let mut buf = Vec::with_capacity(declared.map_or(16 * 1024, |n| n as usize));
+    let mut body = body;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            ApiError::bad_request("invalid_body", format!("could not read the request body: {e}"))
+        })?;
+        if let Ok(data) = frame.into_data() {
+            if buf.len() + data.len() > limit {
+                return Err(ApiError::body_too_large(limit));
+            }
+            buf.extend_from_slice(&data);
         }
-        Err(e) => Err(ApiError::bad_request(
-            "invalid_body",
-            format!("could not read the request body: {e}"),
-        )),
     }
+    Ok(Bytes::from(buf))
 }
 
 /// Reads at most `limit` bytes of an upstream body; errors end the read (best effort: this
