@@ -93,6 +93,8 @@ pub struct Upstream {
     pub name: String,
     /// Base URL without trailing `/`; requests go to `{url}/chat/completions`, `{url}/models`.
     pub url: String,
+    /// `{url}/chat/completions`, parsed once per config load rather than on every request.
+    pub chat_url: reqwest::Url,
     pub api_key_env: String,
     /// The token read from `api_key_env` when the config was loaded.
     pub token: Option<Secret>,

@@ -61,7 +61,7 @@ impl SseParser {
             }
         }
         while !rest.is_empty() {
-            let Some(eol) = rest.iter().position(|&b| b == b'\n' || b == b'\r') else {
+            let Some(eol) = memchr::memchr2(b'\n', b'\r', rest) else {
                 if self.line.len() + rest.len() + self.data.len() > self.max_event_bytes {
                     return Err(self.too_large());
                 }

@@ -65,10 +65,12 @@ impl UpstreamClient {
         body: Bytes,
         stream: bool,
     ) -> Result<reqwest::Response, UpstreamFailure> {
-        let url = format!("{}/{}", up.url, path);
-        let mut req = self
-            .http
-            .post(&url)
+        let mut req = if path == "chat/completions" {
+            self.http.post(up.chat_url.clone())
+        } else {
+            self.http.post(format!("{}/{}", up.url, path))
+        };
+        req = req
             .header(CONTENT_TYPE, "application/json")
             .header(
                 ACCEPT,
