@@ -51,7 +51,10 @@ fn slow_stream(n: usize, gap: Duration) -> Reply {
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap()
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
 }
 
 /// Posts a streamed Responses request and returns the SSE text.
@@ -83,8 +86,18 @@ fn completed_text(sse: &str) -> Option<String> {
 }
 
 async fn health_upstream(d: &Daemon) -> String {
-    let t = client().get(format!("{}/health", d.url())).send().await.unwrap().text().await.unwrap();
-    serde_json::from_str::<Value>(&t).unwrap()["upstream"].as_str().unwrap().to_owned()
+    let t = client()
+        .get(format!("{}/health", d.url()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    serde_json::from_str::<Value>(&t).unwrap()["upstream"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 /// Polls `/health` until it reports `want` as the upstream.
@@ -116,7 +129,10 @@ async fn editing_the_file_switches_upstream_while_a_stream_in_flight_finishes_on
 
     let edited = Instant::now();
     d.rewrite_config(&format!("upstream:\n  url: {}\n", b.url()));
-    assert!(wait_upstream(&d, &b.url(), Duration::from_secs(2)).await, "reload within 2 s");
+    assert!(
+        wait_upstream(&d, &b.url(), Duration::from_secs(2)).await,
+        "reload within 2 s"
+    );
     let (status, sse) = ask(&d.url(), "m", None).await;
     assert_eq!(status, 200);
     assert_eq!(completed_text(&sse).as_deref(), Some("from B"));
@@ -144,9 +160,16 @@ async fn a_bad_file_is_refused_and_the_old_config_keeps_serving() {
         .config_yaml(format!("upstream:\n  url: {}\n", a.url()))
         .start();
     d.rewrite_config("upstream:\n  urll: http://typo\nlisten: { port: 99999 }\n");
-    assert!(d.wait_for_log("reload refused", Duration::from_secs(3)), "{}", d.logs());
+    assert!(
+        d.wait_for_log("reload refused", Duration::from_secs(3)),
+        "{}",
+        d.logs()
+    );
     let logs = d.logs();
-    assert!(logs.contains("upstream.urll"), "names the unknown key: {logs}");
+    assert!(
+        logs.contains("upstream.urll"),
+        "names the unknown key: {logs}"
+    );
     assert_eq!(health_upstream(&d).await, a.url());
     let (status, sse) = ask(&d.url(), "m", None).await;
     assert_eq!(status, 200);
@@ -154,7 +177,11 @@ async fn a_bad_file_is_refused_and_the_old_config_keeps_serving() {
 
     // Deleting the file is a refused reload too, not a return to built-in defaults.
     std::fs::remove_file(d.config_path().unwrap()).unwrap();
-    assert!(d.wait_for_log("no longer exists", Duration::from_secs(3)), "{}", d.logs());
+    assert!(
+        d.wait_for_log("no longer exists", Duration::from_secs(3)),
+        "{}",
+        d.logs()
+    );
     assert_eq!(health_upstream(&d).await, a.url());
 }
 
@@ -164,7 +191,10 @@ async fn sighup_reloads_and_flags_stay_pinned() {
     let b = MockUpstream::start().await;
     let d = Daemon::builder()
         .token(TOKEN)
-        .config_yaml(format!("upstream:\n  url: {}\nlog: {{ level: info }}\n", a.url()))
+        .config_yaml(format!(
+            "upstream:\n  url: {}\nlog: {{ level: info }}\n",
+            a.url()
+        ))
         .arg("--timeout-ms")
         .arg("5000")
         .start();
@@ -176,7 +206,9 @@ async fn sighup_reloads_and_flags_stay_pinned() {
     .unwrap();
     d.signal("HUP");
     assert!(wait_upstream(&d, &b.url(), Duration::from_secs(3)).await);
-    assert!(d.wait_for_log("source=\"SIGHUP\"", Duration::from_secs(3)) || d.logs().contains("SIGHUP"));
+    assert!(
+        d.wait_for_log("source=\"SIGHUP\"", Duration::from_secs(3)) || d.logs().contains("SIGHUP")
+    );
     // timeout_ms: 1 in the file would make every request time out; the flag pins 5000.
     b.push(slow_stream(2, Duration::from_millis(100)));
     let (status, sse) = ask(&d.url(), "m", None).await;
@@ -213,10 +245,16 @@ async fn a_route_sends_an_alias_to_a_named_upstream_with_its_own_token_only() {
     assert_eq!(reqs[0].json()["model"], "Qwen/Qwen3-Coder-30B-A3B-Instruct");
     assert_eq!(reqs[1].json()["model"], "moonshotai/Kimi-K2.6");
     for r in &reqs {
-        assert_eq!(r.header("authorization"), Some(format!("Bearer {OTHER_TOKEN}").as_str()));
+        assert_eq!(
+            r.header("authorization"),
+            Some(format!("Bearer {OTHER_TOKEN}").as_str())
+        );
         assert_eq!(r.header("x-extra"), Some("yes"));
     }
-    assert_eq!(main.chat_requests()[0].header("authorization"), Some("Bearer client-secret"));
+    assert_eq!(
+        main.chat_requests()[0].header("authorization"),
+        Some("Bearer client-secret")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -242,7 +280,11 @@ async fn a_non_loopback_bind_without_client_keys_is_refused_at_start() {
         .run(Duration::from_secs(10));
     assert_eq!(f.code(), Some(2), "{}", f.stderr);
     assert!(f.stderr.contains("client_keys_env"), "{}", f.stderr);
-    assert!(!f.stderr.contains("Listening on"), "nothing bound: {}", f.stderr);
+    assert!(
+        !f.stderr.contains("Listening on"),
+        "nothing bound: {}",
+        f.stderr
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -259,15 +301,29 @@ async fn client_keys_guard_every_route_but_health() {
     assert_eq!(status, 401, "{body}");
     let (status, _) = ask(&d.url(), "m", Some("wrong-key")).await;
     assert_eq!(status, 401);
-    let r = client().get(format!("{}/v1/models", d.url())).send().await.unwrap();
+    let r = client()
+        .get(format!("{}/v1/models", d.url()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 401);
-    assert!(mock.chat_requests().is_empty(), "nothing reached the upstream");
+    assert!(
+        mock.chat_requests().is_empty(),
+        "nothing reached the upstream"
+    );
     let (status, sse) = ask(&d.url(), "m", Some("key-two")).await;
     assert_eq!(status, 200);
     assert!(completed_text(&sse).is_some());
     // The client key is ours, never a provider credential.
-    assert_eq!(mock.chat_requests()[0].header("authorization"), Some(format!("Bearer {TOKEN}").as_str()));
-    let r = client().get(format!("{}/health", d.url())).send().await.unwrap();
+    assert_eq!(
+        mock.chat_requests()[0].header("authorization"),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
+    let r = client()
+        .get(format!("{}/health", d.url()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
 }
 
@@ -304,26 +360,44 @@ async fn sd_notify_ready_reloading_stopping() {
         .config_yaml("log: { level: info }\n")
         .start();
     let mut seen = Vec::new();
-    assert!(wait_notify(&sock, "READY=1", Duration::from_secs(5), &mut seen), "{seen:?}");
+    assert!(
+        wait_notify(&sock, "READY=1", Duration::from_secs(5), &mut seen),
+        "{seen:?}"
+    );
     assert!(seen.iter().any(|m| m.contains("STATUS=")), "{seen:?}");
     seen.clear();
     d.signal("HUP");
-    assert!(wait_notify(&sock, "RELOADING=1", Duration::from_secs(5), &mut seen), "{seen:?}");
+    assert!(
+        wait_notify(&sock, "RELOADING=1", Duration::from_secs(5), &mut seen),
+        "{seen:?}"
+    );
     let reloading = seen.iter().find(|m| m.contains("RELOADING=1")).unwrap();
     assert!(reloading.contains("MONOTONIC_USEC="), "{reloading}");
     seen.retain(|m| !m.contains("RELOADING=1"));
-    assert!(wait_notify(&sock, "READY=1", Duration::from_secs(5), &mut seen), "{seen:?}");
+    assert!(
+        wait_notify(&sock, "READY=1", Duration::from_secs(5), &mut seen),
+        "{seen:?}"
+    );
     seen.clear();
     // A refused reload is reported in STATUS= (and the old config stays).
     std::fs::write(d.config_path().unwrap(), "log: { levle: info }\n").unwrap();
     d.signal("HUP");
-    assert!(wait_notify(&sock, "READY=1", Duration::from_secs(5), &mut seen), "{seen:?}");
+    assert!(
+        wait_notify(&sock, "READY=1", Duration::from_secs(5), &mut seen),
+        "{seen:?}"
+    );
     let ready = seen.iter().rev().find(|m| m.contains("READY=1")).unwrap();
-    assert!(ready.contains("STATUS=") && ready.contains("refused"), "{ready}");
+    assert!(
+        ready.contains("STATUS=") && ready.contains("refused"),
+        "{ready}"
+    );
     seen.clear();
     let status = d.terminate(Duration::from_secs(10));
     assert!(status.success());
-    assert!(wait_notify(&sock, "STOPPING=1", Duration::from_secs(2), &mut seen), "{seen:?}");
+    assert!(
+        wait_notify(&sock, "STOPPING=1", Duration::from_secs(2), &mut seen),
+        "{seen:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -338,13 +412,23 @@ async fn sigterm_lets_a_stream_in_flight_finish_then_exits_zero() {
     // New connections are refused while the old stream drains.
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(
-        client().get(format!("{}/health", d.url())).send().await.is_err(),
+        client()
+            .get(format!("{}/health", d.url()))
+            .send()
+            .await
+            .is_err(),
         "the listener is closed during the drain"
     );
     let (status, sse) = slow.await.unwrap();
     assert_eq!(status, 200);
-    assert_eq!(completed_text(&sse).as_deref(), Some("p0 p1 p2 p3 p4 p5 p6 p7 "), "{sse}");
-    let exit = d.wait(Duration::from_secs(10)).expect("exits after the drain");
+    assert_eq!(
+        completed_text(&sse).as_deref(),
+        Some("p0 p1 p2 p3 p4 p5 p6 p7 "),
+        "{sse}"
+    );
+    let exit = d
+        .wait(Duration::from_secs(10))
+        .expect("exits after the drain");
     assert!(exit.success(), "{exit:?}\n{}", d.logs());
 }
 
@@ -401,7 +485,11 @@ async fn a_log_level_change_in_the_file_applies_on_reload() {
 
     // Louder again: the reload line and request lines come back.
     d.rewrite_config("log: { level: info }\n");
-    assert!(d.wait_for_log("log.level: warn -> info", Duration::from_secs(3)), "{}", d.logs());
+    assert!(
+        d.wait_for_log("log.level: warn -> info", Duration::from_secs(3)),
+        "{}",
+        d.logs()
+    );
     let _ = ask(&d.url(), "m", None).await;
     let deadline = Instant::now() + Duration::from_secs(3);
     while finished() == before && Instant::now() < deadline {
@@ -420,9 +508,15 @@ async fn the_watchdog_is_fed_at_half_the_interval() {
         .env("WATCHDOG_USEC", "400000")
         .start();
     let mut seen = Vec::new();
-    assert!(wait_notify(&sock, "WATCHDOG=1", Duration::from_secs(3), &mut seen), "{seen:?}");
+    assert!(
+        wait_notify(&sock, "WATCHDOG=1", Duration::from_secs(3), &mut seen),
+        "{seen:?}"
+    );
     seen.clear();
-    assert!(wait_notify(&sock, "WATCHDOG=1", Duration::from_secs(1), &mut seen), "fed again: {seen:?}");
+    assert!(
+        wait_notify(&sock, "WATCHDOG=1", Duration::from_secs(1), &mut seen),
+        "fed again: {seen:?}"
+    );
 }
 
 /// Bounded load test: concurrent streams while the config is reloaded many times. Every
@@ -473,7 +567,10 @@ async fn concurrent_streams_survive_many_reloads() {
         ok += o;
         failed += f;
     }
-    assert!(d.wait_for_log("source=\"file change\"", Duration::from_secs(3)), "the watcher also reloaded");
+    assert!(
+        d.wait_for_log("source=\"file change\"", Duration::from_secs(3)),
+        "the watcher also reloaded"
+    );
     let applied = d.logs().matches("Configuration reloaded").count();
     eprintln!(
         "load test: {ok} streams completed, {failed} failed, {reloads} config writes, {applied} reloads applied, A served {}, B served {}",
@@ -482,6 +579,9 @@ async fn concurrent_streams_survive_many_reloads() {
     );
     assert_eq!(failed, 0);
     assert_eq!(ok, CLIENTS * PER_CLIENT);
-    assert!(applied >= 20, "reloads really happened during the load: {applied}");
+    assert!(
+        applied >= 20,
+        "reloads really happened during the load: {applied}"
+    );
     assert!(!a.chat_requests().is_empty() && !b.chat_requests().is_empty());
 }

@@ -476,10 +476,12 @@ impl Checker<'_> {
             },
             // Validation above checked the URL; a base that still fails to parse with the
             // path appended cannot happen, but fall back to the default rather than panic.
-            chat_url: reqwest::Url::parse(&format!("{url}/chat/completions")).unwrap_or_else(|_| {
-                reqwest::Url::parse(&format!("{}/chat/completions", defaults::UPSTREAM_URL))
-                    .expect("default upstream URL parses")
-            }),
+            chat_url: reqwest::Url::parse(&format!("{url}/chat/completions")).unwrap_or_else(
+                |_| {
+                    reqwest::Url::parse(&format!("{}/chat/completions", defaults::UPSTREAM_URL))
+                        .expect("default upstream URL parses")
+                },
+            ),
             url,
             api_key_env,
             token,

@@ -142,7 +142,8 @@ async fn run(p: Pump) {
     let ms = guard.elapsed().as_millis() as u64;
     if client_gone {
         tracing::info!(
-            duration_ms = ms, bytes = sent,
+            duration_ms = ms,
+            bytes = sent,
             "Client disconnected; upstream request cancelled"
         );
         guard.failed();
@@ -154,7 +155,8 @@ async fn run(p: Pump) {
             tracing::info!(
                 status = 200,
                 outcome = "completed",
-                duration_ms = ms, bytes = sent,
+                duration_ms = ms,
+                bytes = sent,
                 "Stream finished"
             );
         }
@@ -167,7 +169,11 @@ async fn run(p: Pump) {
             tracing::warn!(status = 200, outcome = "failed", code = %code, message = %message, duration_ms = ms, bytes = sent, "Stream failed");
         }
         Outcome::InProgress => {
-            tracing::warn!(duration_ms = ms, bytes = sent, "Stream ended without a terminal event");
+            tracing::warn!(
+                duration_ms = ms,
+                bytes = sent,
+                "Stream ended without a terminal event"
+            );
         }
     }
 }
@@ -192,12 +198,20 @@ async fn take_ready(
         match item {
             Some(Ok(bytes)) => {
                 if let Err(e) = parser.push(&bytes, &mut |data| translator.push_data(data, out)) {
-                    translator.fail("server_error", &format!("upstream stream is malformed: {e}"), out);
+                    translator.fail(
+                        "server_error",
+                        &format!("upstream stream is malformed: {e}"),
+                        out,
+                    );
                 }
             }
             Some(Err(e)) => {
                 let failure = crate::upstream::describe(e, upstream_url);
-                translator.fail("server_error", &format!("upstream stream broke: {failure}"), out);
+                translator.fail(
+                    "server_error",
+                    &format!("upstream stream broke: {failure}"),
+                    out,
+                );
                 return true;
             }
             None => {
@@ -233,7 +247,10 @@ struct YieldOnce(bool);
 
 impl std::future::Future for YieldOnce {
     type Output = ();
-    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
         if self.0 {
             std::task::Poll::Ready(())
         } else {

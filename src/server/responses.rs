@@ -143,7 +143,11 @@ pub async fn handle(
             let mut tr = StreamTranslator::new(ctx);
             let mut out = Vec::new();
             tr.start(&mut out);
-            tr.fail(err.failed_code(), &redact(&err.failed_message(), &secrets), &mut out);
+            tr.fail(
+                err.failed_code(),
+                &redact(&err.failed_message(), &secrets),
+                &mut out,
+            );
             return sse_response(ShimBody::full(out));
         }
         let mut r = json_response(
@@ -268,7 +272,10 @@ pub async fn read_body(
     let mut body = body;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| {
-            ApiError::bad_request("invalid_body", format!("could not read the request body: {e}"))
+            ApiError::bad_request(
+                "invalid_body",
+                format!("could not read the request body: {e}"),
+            )
         })?;
         if let Ok(data) = frame.into_data() {
             if buf.len() + data.len() > limit {
@@ -341,11 +348,15 @@ fn reset_hint(h: &hyper::HeaderMap) -> Option<f64> {
     if let Some(ms) = header_str(h, "retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
         return Some(ms / 1000.0);
     }
-    ["x-ratelimit-reset-requests", "x-ratelimit-reset-tokens", "x-ratelimit-reset"]
-        .iter()
-        .filter_map(|n| header_str(h, n))
-        .filter_map(|v| errors::parse_duration_hint(&v))
-        .reduce(f64::max)
+    [
+        "x-ratelimit-reset-requests",
+        "x-ratelimit-reset-tokens",
+        "x-ratelimit-reset",
+    ]
+    .iter()
+    .filter_map(|n| header_str(h, n))
+    .filter_map(|v| errors::parse_duration_hint(&v))
+    .reduce(f64::max)
 }
 
 /// Every secret that could appear in text we log or relay for this request.

@@ -105,17 +105,35 @@ mod tests {
     #[test]
     fn auto_reasoning_drops_for_providers_that_reject_the_field() {
         let auto = ReasoningPolicy::Auto;
-        assert_eq!(auto.for_upstream("https://api.groq.com/openai/v1"), ReasoningPolicy::Drop);
-        assert_eq!(auto.for_upstream("https://api.cerebras.ai/v1"), ReasoningPolicy::Drop);
-        assert_eq!(auto.for_upstream("https://api.together.xyz/v1"), ReasoningPolicy::Drop);
+        assert_eq!(
+            auto.for_upstream("https://api.groq.com/openai/v1"),
+            ReasoningPolicy::Drop
+        );
+        assert_eq!(
+            auto.for_upstream("https://api.cerebras.ai/v1"),
+            ReasoningPolicy::Drop
+        );
+        assert_eq!(
+            auto.for_upstream("https://api.together.xyz/v1"),
+            ReasoningPolicy::Drop
+        );
         assert_eq!(
             auto.for_upstream("https://api.fireworks.ai/inference/v1"),
             ReasoningPolicy::Drop
         );
-        assert_eq!(auto.for_upstream("https://api.deepinfra.com/v1/openai"), ReasoningPolicy::Auto);
-        assert_eq!(auto.for_upstream("http://127.0.0.1:8000/v1"), ReasoningPolicy::Auto);
+        assert_eq!(
+            auto.for_upstream("https://api.deepinfra.com/v1/openai"),
+            ReasoningPolicy::Auto
+        );
+        assert_eq!(
+            auto.for_upstream("http://127.0.0.1:8000/v1"),
+            ReasoningPolicy::Auto
+        );
         // A look-alike host is not matched by suffix alone.
-        assert_eq!(auto.for_upstream("https://notgroq.com/v1"), ReasoningPolicy::Auto);
+        assert_eq!(
+            auto.for_upstream("https://notgroq.com/v1"),
+            ReasoningPolicy::Auto
+        );
         // Explicit settings win.
         assert_eq!(
             ReasoningPolicy::Replay.for_upstream("https://api.groq.com/openai/v1"),

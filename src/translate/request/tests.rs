@@ -368,7 +368,10 @@ fn custom_apply_patch_definition_and_history() {
     );
     let d = f["description"].as_str().unwrap();
     // The wire-format note comes first, then Codex's own description.
-    assert!(d.starts_with("Call this tool with a single argument, `input`"), "{d}");
+    assert!(
+        d.starts_with("Call this tool with a single argument, `input`"),
+        "{d}"
+    );
     assert!(d.contains("\n\nApply a patch.\n\n"), "{d}");
     assert!(d.contains("not JSON-wrapped"));
     assert!(
