@@ -69,31 +69,9 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-[ -n "${HOME:-}" ] || die "HOME is not set"
-case $HOME in /*) ;; *) die "HOME must be an absolute path (it is '$HOME')" ;; esac
-
-if [ -z "$os" ]; then
-	case $(uname -s) in
-	Linux) os=linux ;;
-	Darwin) os=macos ;;
-	*) die "unsupported OS $(uname -s): pass --os linux or --os macos" ;;
-	esac
-fi
-case $os in linux | macos) ;; *) die "--os must be linux or macos, not '$os'" ;; esac
-
-# Final locations (what the service files refer to); $destdir is only prepended when writing.
-[ -n "$prefix" ] || prefix=${CARGO_HOME:-$HOME/.cargo}
-prefix=${prefix%/}
-bin_dir=$prefix/bin
-config_home=${XDG_CONFIG_HOME:-$HOME/.config}
-config_home=${config_home%/}
-config_dir=$config_home/deepinfra-shim
-log_dir=$HOME/Library/Logs/deepinfra-shim
-if [ -z "$unit_dir" ]; then
-	if [ "$os" = linux ]; then unit_dir=$config_home/systemd/user; else unit_dir=$HOME/Library/LaunchAgents; fi
-fi
-unit_dir=${unit_dir%/}
-destdir=${destdir%/}
+# Paths and OS, shared with the other script.
+# shellcheck source=packaging/layout.sh
+. "$(dirname -- "$0")/layout.sh"
 
 # These paths end up in unit files and plists. Refuse characters that would need quoting or
 # escaping there (systemd splits on spaces and expands %, XML needs & and <, sed uses |)

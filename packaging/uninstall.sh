@@ -51,28 +51,9 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-[ -n "${HOME:-}" ] || die "HOME is not set"
-case $HOME in /*) ;; *) die "HOME must be an absolute path (it is '$HOME')" ;; esac
-if [ -z "$os" ]; then
-	case $(uname -s) in
-	Linux) os=linux ;;
-	Darwin) os=macos ;;
-	*) die "unsupported OS $(uname -s): pass --os linux or --os macos" ;;
-	esac
-fi
-case $os in linux | macos) ;; *) die "--os must be linux or macos, not '$os'" ;; esac
-
-[ -n "$prefix" ] || prefix=${CARGO_HOME:-$HOME/.cargo}
-prefix=${prefix%/}
-config_home=${XDG_CONFIG_HOME:-$HOME/.config}
-config_home=${config_home%/}
-config_dir=$config_home/deepinfra-shim
-log_dir=$HOME/Library/Logs/deepinfra-shim
-if [ -z "$unit_dir" ]; then
-	if [ "$os" = linux ]; then unit_dir=$config_home/systemd/user; else unit_dir=$HOME/Library/LaunchAgents; fi
-fi
-unit_dir=${unit_dir%/}
-destdir=${destdir%/}
+# Paths and OS, shared with the other script.
+# shellcheck source=packaging/layout.sh
+. "$(dirname -- "$0")/layout.sh"
 if [ "$os" = linux ]; then unit=$unit_dir/deepinfra-shim.service; else unit=$unit_dir/com.deepinfra.shim.plist; fi
 
 remove() {

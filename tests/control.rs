@@ -686,19 +686,7 @@ async fn reload_prints_changes_and_every_refusal_and_keeps_the_old_config() {
         .arg(&link)
         .start();
 
-    let health = || async {
-        let t = reqwest::get(format!("{}/health", d.url()))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        serde_json::from_str::<Value>(&t).unwrap()["upstream"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
-    assert_eq!(health().await, a.url());
+    assert_eq!(d.health_upstream().await, a.url());
 
     let o = shimctl(&d, &["reload"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -713,7 +701,7 @@ async fn reload_prints_changes_and_every_refusal_and_keeps_the_old_config() {
         out.contains("upstream.url") && out.contains(&b.url()),
         "{out}"
     );
-    assert_eq!(health().await, b.url());
+    assert_eq!(d.health_upstream().await, b.url());
 
     // A bad edit: two problems, both reported; nothing changes.
     std::fs::write(&real, "upstream:\n  url: not-a-url\nlog:\n  level: loud\n").unwrap();
@@ -740,7 +728,7 @@ async fn reload_prints_changes_and_every_refusal_and_keeps_the_old_config() {
     assert_eq!(s.generation, 2);
     assert_eq!(s.reload_count, 2);
     assert_eq!(s.upstream, b.url());
-    assert_eq!(health().await, b.url(), "the old config still serves");
+    assert_eq!(d.health_upstream().await, b.url(), "the old config still serves");
     let text = stdout(&shimctl(&d, &["status"]));
     assert!(text.contains("Last reload: refused:"), "{text}");
 

@@ -85,26 +85,12 @@ fn completed_text(sse: &str) -> Option<String> {
     )
 }
 
-async fn health_upstream(d: &Daemon) -> String {
-    let t = client()
-        .get(format!("{}/health", d.url()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    serde_json::from_str::<Value>(&t).unwrap()["upstream"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
 
 /// Polls `/health` until it reports `want` as the upstream.
 async fn wait_upstream(d: &Daemon, want: &str, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
-        if health_upstream(d).await == want {
+        if d.health_upstream().await == want {
             return true;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -170,7 +156,7 @@ async fn a_bad_file_is_refused_and_the_old_config_keeps_serving() {
         logs.contains("upstream.urll"),
         "names the unknown key: {logs}"
     );
-    assert_eq!(health_upstream(&d).await, a.url());
+    assert_eq!(d.health_upstream().await, a.url());
     let (status, sse) = ask(&d.url(), "m", None).await;
     assert_eq!(status, 200);
     assert_eq!(completed_text(&sse).as_deref(), Some("still A"));
@@ -182,7 +168,7 @@ async fn a_bad_file_is_refused_and_the_old_config_keeps_serving() {
         "{}",
         d.logs()
     );
-    assert_eq!(health_upstream(&d).await, a.url());
+    assert_eq!(d.health_upstream().await, a.url());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

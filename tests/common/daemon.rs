@@ -434,6 +434,20 @@ impl Daemon {
         format!("http://{}", self.addr)
     }
 
+    /// The upstream URL the daemon reports on `/health` (what its current config uses).
+    pub async fn health_upstream(&self) -> String {
+        let t = reqwest::get(format!("{}/health", self.url()))
+            .await
+            .expect("GET /health")
+            .text()
+            .await
+            .expect("/health body");
+        serde_json::from_str::<serde_json::Value>(&t).expect("/health is JSON")["upstream"]
+            .as_str()
+            .expect("/health has upstream")
+            .to_owned()
+    }
+
     /// `http://ADDR/v1`: what Codex's `base_url` should be.
     pub fn base_url(&self) -> String {
         format!("http://{}/v1", self.addr)
