@@ -728,7 +728,11 @@ async fn reload_prints_changes_and_every_refusal_and_keeps_the_old_config() {
     assert_eq!(s.generation, 2);
     assert_eq!(s.reload_count, 2);
     assert_eq!(s.upstream, b.url());
-    assert_eq!(d.health_upstream().await, b.url(), "the old config still serves");
+    assert_eq!(
+        d.health_upstream().await,
+        b.url(),
+        "the old config still serves"
+    );
     let text = stdout(&shimctl(&d, &["status"]));
     assert!(text.contains("Last reload: refused:"), "{text}");
 

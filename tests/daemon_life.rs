@@ -85,7 +85,6 @@ fn completed_text(sse: &str) -> Option<String> {
     )
 }
 
-
 /// Polls `/health` until it reports `want` as the upstream.
 async fn wait_upstream(d: &Daemon, want: &str, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
