@@ -90,8 +90,11 @@ async fn post_responses(d: &Daemon, body: &Value) -> (u16, reqwest::header::Head
 /// message, a type and `want_code`.
 async fn check_refusal(r: reqwest::Response, want_status: u16, want_code: &str) {
     let status = r.status().as_u16();
+    // Replies the shim makes itself are marked, so they can be told from a provider's.
+    let marked = r.headers().get("x-deepinfra-shim-error").is_some();
     let body = &r.text().await.unwrap();
     assert_eq!(status, want_status, "{body}");
+    assert!(marked, "x-deepinfra-shim-error on a proxy-made {status}");
     let v: Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {body}"));
     assert!(
         v["error"]["message"]
@@ -350,6 +353,10 @@ async fn a_429_always_reaches_codex_with_retry_after() {
     let d = start(&mock);
     let (status, headers, body) = post_responses(&d, &codex_body(true)).await;
     assert_eq!(status, 429, "{body}");
+    assert!(
+        headers.get("x-deepinfra-shim-error").is_none(),
+        "a relayed provider error is not marked as the shim's own"
+    );
     let ra: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&ra), "derived Retry-After {ra}");
     let v: Value = serde_json::from_str(&body).unwrap();

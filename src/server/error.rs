@@ -2,7 +2,7 @@
 //! `{"error":{"message","type","code"}}`. Every proxy-made reply also carries the
 //! `x-deepinfra-shim-error` header, so a user (or test) can tell it from a provider's reply.
 
-use hyper::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Response, StatusCode};
 
 use super::body::ShimBody;
@@ -16,9 +16,6 @@ pub struct ApiError {
     pub message: String,
     pub kind: &'static str,
     pub code: Option<String>,
-    pub retry_after_secs: Option<u64>,
-    /// True when the shim decided (not a relayed provider error).
-    pub from_proxy: bool,
 }
 
 impl ApiError {
@@ -33,8 +30,6 @@ impl ApiError {
             message: message.into(),
             kind,
             code: code.map(str::to_owned),
-            retry_after_secs: None,
-            from_proxy: true,
         }
     }
 
@@ -115,12 +110,8 @@ impl ApiError {
         *resp.status_mut() = self.status;
         let h = resp.headers_mut();
         h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if let Some(secs) = self.retry_after_secs {
-            h.insert(RETRY_AFTER, HeaderValue::from(secs));
-        }
-        if self.from_proxy {
-            h.insert(PROXY_ERROR_HEADER, HeaderValue::from_static("1"));
-        }
+        // Every ApiError is made by the shim; relayed provider errors never pass through here.
+        h.insert(PROXY_ERROR_HEADER, HeaderValue::from_static("1"));
         resp
     }
 }
