@@ -570,3 +570,42 @@ async fn concurrent_streams_survive_many_reloads() {
     );
     assert!(!a.chat_requests().is_empty() && !b.chat_requests().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_stop_signal_exits_at_once() {
+    let mock = MockUpstream::start().await;
+    mock.push(Reply::Raw {
+        status: 200,
+        headers: vec![("content-type".into(), "text/event-stream".into())],
+        chunks: vec![Chunk::event(chunk("partial"))],
+        end: End::Stall,
+    });
+    // A drain long enough that only the second signal can explain a quick exit.
+    let mut d = Daemon::builder()
+        .upstream(mock.url())
+        .token(TOKEN)
+        .config_yaml("shutdown: { drain_timeout_ms: 60000 }\n")
+        .start();
+    let url = d.url();
+    let _stuck = tokio::spawn(async move { ask(&url, "m", None).await });
+    mock.wait_chat_requests(1, Duration::from_secs(5)).await;
+    d.signal("TERM");
+    assert!(
+        d.wait_for_log("draining", Duration::from_secs(3)),
+        "{}",
+        d.logs()
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        d.try_wait().is_none(),
+        "still draining after the first signal"
+    );
+    let started = Instant::now();
+    d.signal("INT");
+    let exit = d
+        .wait(Duration::from_secs(5))
+        .expect("exits on the second signal");
+    assert!(exit.success(), "{exit:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(d.logs().contains("Second stop signal"), "{}", d.logs());
+}
