@@ -147,7 +147,7 @@ pub fn translate_request(
         _ => &[],
     };
     let tooldefs::ToolsOut { tools, table } = tooldefs::build(f.tools.as_deref(), items);
-    let messages = messages::build(f.instructions.as_ref(), f.input.as_ref(), &table, opts)?;
+    let messages = messages::build(f.instructions.as_deref(), f.input.as_ref(), &table, opts)?;
 
     let tool_choice = if tools.is_empty() {
         None

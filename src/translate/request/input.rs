@@ -4,8 +4,9 @@
 //! tool definition whose fields have unexpected types (future item types, hosted tools we do
 //! not know) parses with those fields left `None` instead of failing the whole request. Large
 //! pieces that are passed upstream untouched (tool `parameters`, JSON schemas, call
-//! `arguments`, string tool `output`s) are kept as raw JSON text ([`RawValue`]) so they are
-//! copied once and never decoded and re-encoded.
+//! `arguments`, string tool `output`s, content part `text`s, tool `description`s and string
+//! `instructions`) are kept as raw JSON text ([`RawValue`]) so they are copied once and never
+//! decoded and re-encoded.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -22,8 +23,8 @@ use serde_json::value::RawValue;
 pub(crate) struct RequestFields {
     pub model: Option<String>,
     pub stream: Option<bool>,
-    #[serde(deserialize_with = "content")]
-    pub instructions: Option<Content>,
+    /// A string (kept escaped) or a list of parts; read by [`instructions`].
+    pub instructions: Option<Box<RawValue>>,
     #[serde(deserialize_with = "input")]
     pub input: Option<Input>,
     #[serde(deserialize_with = "seq")]
@@ -123,8 +124,9 @@ pub(crate) enum Content {
 pub(crate) struct Part {
     #[serde(rename = "type", deserialize_with = "string")]
     pub kind: Option<String>,
-    #[serde(deserialize_with = "string")]
-    pub text: Option<String>,
+    /// Kept as the escaped JSON string token: it is written upstream verbatim.
+    #[serde(deserialize_with = "json_str")]
+    pub text: Option<Box<RawValue>>,
     #[serde(deserialize_with = "string")]
     pub refusal: Option<String>,
     /// A string in the Responses API; `{"url":…}` accepted too.
@@ -142,8 +144,9 @@ pub(crate) struct ToolDef {
     pub kind: Option<String>,
     #[serde(deserialize_with = "string")]
     pub name: Option<String>,
-    #[serde(deserialize_with = "string")]
-    pub description: Option<String>,
+    /// Kept as the escaped JSON string token: it is written upstream verbatim.
+    #[serde(deserialize_with = "json_str")]
+    pub description: Option<Box<RawValue>>,
     pub parameters: Option<Box<RawValue>>,
     /// Inner tools of a `namespace`.
     #[serde(deserialize_with = "seq")]
@@ -225,6 +228,26 @@ pub(crate) fn string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, 
         ignore_other_kinds!();
     }
     d.deserialize_any(V)
+}
+
+/// A string kept as its raw (escaped) JSON token, or `None` for any other value.
+fn json_str<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Box<RawValue>>, D::Error> {
+    let raw = Option::<Box<RawValue>>::deserialize(d)?;
+    Ok(raw.filter(|r| raw_kind(r) == RawKind::String))
+}
+
+/// `instructions`: a string (kept escaped) or a list of parts; anything else is ignored.
+pub(crate) enum Instructions<'a> {
+    Text(&'a RawValue),
+    Parts(Vec<Part>),
+}
+
+pub(crate) fn instructions(raw: &RawValue) -> Option<Instructions<'_>> {
+    match raw_kind(raw) {
+        RawKind::String => Some(Instructions::Text(raw)),
+        RawKind::Array => Some(Instructions::Parts(parse_raw_list(raw))),
+        _ => None,
+    }
 }
 
 /// An image URL: a string, or an object with a string `url`.

@@ -23,9 +23,10 @@ use serde_json::value::RawValue;
 
 use super::TranslateError;
 use super::chat::{
-    Arguments, ChatContent, ChatFunctionCall, ChatMessage, ChatPart, ChatToolCall, ImageUrl, Role,
+    Arguments, ChatContent, ChatFunctionCall, ChatMessage, ChatPart, ChatText, ChatToolCall,
+    ImageUrl, Role,
 };
-use super::input::{self, Content, Input, Item, Part, RawKind};
+use super::input::{self, Content, Input, Instructions, Item, Part, RawKind};
 use crate::translate::options::{ImagePolicy, ReasoningPolicy, TranslateOptions};
 use crate::translate::reasoning;
 use crate::translate::tools::ToolTable;
@@ -45,7 +46,7 @@ const RESPONSES_LITE: &str = "this model slug uses Codex's \"responses lite\" mo
      slug (e.g. deepseek-ai/DeepSeek-V4-Flash) instead.";
 
 pub(crate) fn build<'a>(
-    instructions: Option<&'a Content>,
+    instructions: Option<&'a RawValue>,
     input: Option<&'a Input>,
     table: &ToolTable,
     opts: &TranslateOptions,
@@ -58,16 +59,28 @@ pub(crate) fn build<'a>(
         blocks: Vec::new(),
         turn: None,
     };
-    if let Some(c) = instructions {
-        let text = text_of(c, "\n\n");
-        if !text.is_empty() {
-            w.system.push(text);
-        }
+    let instructions = match instructions.and_then(input::instructions) {
+        Some(Instructions::Text(raw)) => Some(ChatText::raw(raw)),
+        Some(Instructions::Parts(parts)) => Some(ChatText::join(
+            parts
+                .into_iter()
+                .filter_map(|p| {
+                    p.text
+                        .map(ChatText::RawOwned)
+                        .or(p.refusal.map(ChatText::owned))
+                })
+                .collect(),
+            "\n\n",
+        )),
+        None => None,
+    };
+    if let Some(text) = instructions.filter(|t| !t.is_empty()) {
+        w.system.push(text);
     }
     match input {
         None => {}
         Some(Input::Text(s)) => w.blocks.push(Block::User {
-            content: ChatContent::Text(Cow::Borrowed(s)),
+            content: ChatContent::Text(ChatText::borrowed(s)),
             from_user: true,
         }),
         Some(Input::Items(items)) => {
@@ -101,9 +114,9 @@ enum Block<'a> {
 /// What one response produced.
 #[derive(Default)]
 struct Turn<'a> {
-    texts: Vec<Cow<'a, str>>,
+    texts: Vec<ChatText<'a>>,
     calls: Vec<ChatToolCall<'a>>,
-    reasoning: Vec<Cow<'a, str>>,
+    reasoning: Vec<ChatText<'a>>,
 }
 
 impl Turn<'_> {
@@ -121,7 +134,7 @@ struct Output<'a> {
 struct Walker<'a, 'o> {
     opts: &'o TranslateOptions,
     table: &'o ToolTable,
-    system: Vec<Cow<'a, str>>,
+    system: Vec<ChatText<'a>>,
     /// Still in the leading developer/system section.
     leading: bool,
     blocks: Vec<Block<'a>>,
@@ -188,9 +201,9 @@ impl<'a> Walker<'a, '_> {
                     // Strict templates (Qwen) reject a system message that is not first, and
                     // DeepInfra rejects `developer`: keep it in place as tagged user text.
                     self.close_turn();
-                    let wrapped = format!("<system-message>\n{text}\n</system-message>");
+                    let wrapped = text.wrap("<system-message>\n", "\n</system-message>");
                     self.blocks.push(Block::User {
-                        content: ChatContent::Text(Cow::Owned(wrapped)),
+                        content: ChatContent::Text(wrapped),
                         from_user: false,
                     });
                 }
@@ -258,28 +271,28 @@ impl<'a> Walker<'a, '_> {
         if kind == "tool_search_output" {
             return Ok(Output {
                 call_id,
-                content: ChatContent::Text(Cow::Owned(self.loaded_tools(item))),
+                content: ChatContent::Text(ChatText::owned(self.loaded_tools(item))),
                 images: Vec::new(),
             });
         }
         let Some(raw) = item.output.as_deref() else {
             return Ok(Output {
                 call_id,
-                content: ChatContent::Text(Cow::Borrowed("")),
+                content: ChatContent::Text(ChatText::borrowed("")),
                 images: Vec::new(),
             });
         };
         let (content, images) = match input::raw_kind(raw) {
             // The common case: pass the string through without decoding it.
-            RawKind::String => (ChatContent::Raw(raw), Vec::new()),
+            RawKind::String => (ChatContent::Text(ChatText::raw(raw)), Vec::new()),
             RawKind::Array => {
                 let parts: Vec<Part> = input::parse_raw_list(raw);
                 self.array_output(parts)
             }
-            RawKind::Null => (ChatContent::Text(Cow::Borrowed("")), Vec::new()),
+            RawKind::Null => (ChatContent::Text(ChatText::borrowed("")), Vec::new()),
             // An object or number: give the model its JSON text.
             RawKind::Object | RawKind::Other => {
-                (ChatContent::Text(Cow::Borrowed(raw.get())), Vec::new())
+                (ChatContent::Text(ChatText::borrowed(raw.get())), Vec::new())
             }
         };
         Ok(Output {
@@ -292,25 +305,29 @@ impl<'a> Walker<'a, '_> {
     /// An array output: text parts joined with "\n"; images split off (or placeholders).
     /// The parts were parsed from raw JSON here, so their text is owned by the result.
     fn array_output(&self, parts: Vec<Part>) -> (ChatContent<'a>, Vec<ChatPart<'a>>) {
-        let mut lines: Vec<String> = Vec::with_capacity(parts.len());
+        let mut lines: Vec<ChatText<'a>> = Vec::with_capacity(parts.len());
         let mut images = Vec::new();
         for p in parts {
             if is_image(&p) {
                 match (self.opts.images, p.image_url) {
                     (ImagePolicy::Keep, Some(url)) => {
-                        lines.push(IMAGE_FOLLOWS.to_owned());
+                        lines.push(ChatText::borrowed(IMAGE_FOLLOWS));
                         images.push(owned_image(url, p.detail));
                     }
-                    (ImagePolicy::Placeholder, _) => lines.push(IMAGE_PLACEHOLDER.to_owned()),
+                    (ImagePolicy::Placeholder, _) => {
+                        lines.push(ChatText::borrowed(IMAGE_PLACEHOLDER));
+                    }
                     (ImagePolicy::Keep, None) => {
                         tracing::debug!("Skipping an image part without a URL");
                     }
                 }
-            } else if let Some(t) = p.text.or(p.refusal) {
-                lines.push(t);
+            } else if let Some(t) = p.text {
+                lines.push(ChatText::RawOwned(t));
+            } else if let Some(t) = p.refusal {
+                lines.push(ChatText::owned(t));
             }
         }
-        (ChatContent::Text(Cow::Owned(lines.join("\n"))), images)
+        (ChatContent::Text(ChatText::join(lines, "\n")), images)
     }
 
     /// The text of a `tool_search_output`: the wire names of the tools it loaded (they are
@@ -394,30 +411,28 @@ fn owned_image<'a>(url: String, detail: Option<String>) -> ChatPart<'a> {
 }
 
 /// Joins pieces, borrowing when there is only one.
-fn join<'a>(mut pieces: Vec<Cow<'a, str>>, sep: &str) -> Cow<'a, str> {
-    match pieces.len() {
-        0 => Cow::Borrowed(""),
-        1 => pieces.pop().expect("one piece"),
-        _ => Cow::Owned(pieces.join(sep)),
+fn join<'a>(pieces: Vec<ChatText<'a>>, sep: &str) -> ChatText<'a> {
+    ChatText::join(pieces, sep)
+}
+
+/// A part's text (kept escaped) or refusal.
+fn part_text(p: &Part) -> Option<ChatText<'_>> {
+    match (&p.text, &p.refusal) {
+        (Some(t), _) => Some(ChatText::raw(t)),
+        (None, Some(r)) => Some(ChatText::borrowed(r)),
+        (None, None) => None,
     }
 }
 
 /// The text of a content value (text-bearing parts only), parts joined with `sep`.
-fn text_of<'a>(c: &'a Content, sep: &str) -> Cow<'a, str> {
+fn text_of<'a>(c: &'a Content, sep: &str) -> ChatText<'a> {
     match c {
-        Content::Text(s) => Cow::Borrowed(s),
-        Content::Parts(parts) => join(
-            parts
-                .iter()
-                .filter_map(|p| p.text.as_deref().or(p.refusal.as_deref()))
-                .map(Cow::Borrowed)
-                .collect(),
-            sep,
-        ),
+        Content::Text(s) => ChatText::borrowed(s),
+        Content::Parts(parts) => join(parts.iter().filter_map(part_text).collect(), sep),
     }
 }
 
-fn assistant_text(c: &Content) -> Cow<'_, str> {
+fn assistant_text(c: &Content) -> ChatText<'_> {
     text_of(c, "")
 }
 
@@ -425,7 +440,7 @@ fn assistant_text(c: &Content) -> Cow<'_, str> {
 /// else `text` / `image_url` parts.
 fn user_content(c: &Content, images: ImagePolicy) -> ChatContent<'_> {
     let parts = match c {
-        Content::Text(s) => return ChatContent::Text(Cow::Borrowed(s)),
+        Content::Text(s) => return ChatContent::Text(ChatText::borrowed(s)),
         Content::Parts(parts) => parts,
     };
     let has_image = parts.iter().any(is_image);
@@ -439,7 +454,7 @@ fn user_content(c: &Content, images: ImagePolicy) -> ChatContent<'_> {
                 }
             } else if let Some(t) = p.text.as_deref() {
                 out.push(ChatPart::Text {
-                    text: Cow::Borrowed(t),
+                    text: ChatText::raw(t),
                 });
             }
         }
@@ -449,25 +464,24 @@ fn user_content(c: &Content, images: ImagePolicy) -> ChatContent<'_> {
         .iter()
         .filter_map(|p| {
             if is_image(p) {
-                Some(IMAGE_PLACEHOLDER)
+                Some(ChatText::borrowed(IMAGE_PLACEHOLDER))
             } else {
-                p.text.as_deref()
+                p.text.as_deref().map(ChatText::raw)
             }
         })
-        .map(Cow::Borrowed)
         .collect();
     ChatContent::Text(join(texts, "\n\n"))
 }
 
 /// A reasoning item's text: our envelope, else the raw reasoning text, else the summary.
-fn reasoning_text(item: &Item) -> Option<Cow<'_, str>> {
+fn reasoning_text(item: &Item) -> Option<ChatText<'_>> {
     if let Some(env) = item
         .encrypted_content
         .as_deref()
         .and_then(reasoning::decode)
     {
         if !env.text.is_empty() {
-            return Some(Cow::Owned(env.text));
+            return Some(ChatText::owned(env.text));
         }
     }
     if let Some(c) = &item.content {
@@ -481,9 +495,8 @@ fn reasoning_text(item: &Item) -> Option<Cow<'_, str>> {
             .as_deref()
             .unwrap_or_default()
             .iter()
-            .filter_map(|p| p.text.as_deref())
+            .filter_map(|p| p.text.as_deref().map(ChatText::raw))
             .filter(|t| !t.is_empty())
-            .map(Cow::Borrowed)
             .collect(),
         "\n\n",
     );
@@ -491,16 +504,15 @@ fn reasoning_text(item: &Item) -> Option<Cow<'_, str>> {
 }
 
 /// The text of a tool output content, for an orphan output turned into user text.
-fn plain_text<'a>(c: ChatContent<'a>) -> Cow<'a, str> {
+fn plain_text(c: ChatContent<'_>) -> ChatText<'_> {
     match c {
         ChatContent::Text(t) => t,
-        ChatContent::Raw(raw) => Cow::Owned(input::decode_raw_string(raw).unwrap_or_default()),
-        ChatContent::Null | ChatContent::Parts(_) => Cow::Borrowed(""),
+        ChatContent::Null | ChatContent::Parts(_) => ChatText::borrowed(""),
     }
 }
 
 fn assemble<'a>(
-    system: Vec<Cow<'a, str>>,
+    system: Vec<ChatText<'a>>,
     blocks: Vec<Block<'a>>,
     opts: &TranslateOptions,
 ) -> Vec<ChatMessage<'a>> {
@@ -597,13 +609,13 @@ fn assemble<'a>(
                         Some(o) => {
                             if !o.images.is_empty() {
                                 images.push(ChatPart::Text {
-                                    text: Cow::Owned(format!("[image output of call {id}]")),
+                                    text: ChatText::owned(format!("[image output of call {id}]")),
                                 });
                                 images.extend(o.images);
                             }
                             o.content
                         }
-                        None => ChatContent::Text(Cow::Borrowed(MISSING_OUTPUT)),
+                        None => ChatContent::Text(ChatText::borrowed(MISSING_OUTPUT)),
                     };
                     let mut tool = ChatMessage::new(Role::Tool, content);
                     tool.tool_call_id = Some(id);
@@ -618,17 +630,12 @@ fn assemble<'a>(
                     call_id = o.call_id,
                     "Tool output without a call; sent as user text"
                 );
-                let text = format!(
-                    "[tool output for call {}]: {}",
-                    o.call_id,
-                    plain_text(o.content)
-                );
+                let prefix = format!("[tool output for call {}]: ", o.call_id);
+                let text = plain_text(o.content).wrap(&prefix, "");
                 let content = if o.images.is_empty() {
-                    ChatContent::Text(Cow::Owned(text))
+                    ChatContent::Text(text)
                 } else {
-                    let mut parts = vec![ChatPart::Text {
-                        text: Cow::Owned(text),
-                    }];
+                    let mut parts = vec![ChatPart::Text { text }];
                     parts.extend(o.images);
                     ChatContent::Parts(parts)
                 };

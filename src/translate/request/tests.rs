@@ -223,6 +223,45 @@ fn instructions_come_first_in_the_system_message() {
     assert_eq!(v["messages"][0]["content"], "be brief\n\ndev text");
 }
 
+/// Request text stays escaped JSON on its way through (it is never decoded and re-encoded):
+/// texts with escapes (newline, quote, backslash, `\u00e9`, a surrogate pair) joined from
+/// several pieces, wrapped or prefixed, must still decode to exactly the right characters.
+#[test]
+fn escaped_text_joins_and_wraps_to_the_exact_value() {
+    let body = br#"{"model":"m","instructions":"I: \"q\"\\n",
+      "input":[
+        {"type":"message","role":"developer","content":[{"type":"input_text","text":"a\n\"b\"\tc\\d \u00e9"}]},
+        {"type":"message","role":"developer","content":[{"type":"input_text","text":"\ud83d\ude00 x\/y"}]},
+        {"type":"message","role":"user","content":[{"type":"input_text","text":"u1\n"},{"type":"input_text","text":"\"u2\""}]},
+        {"type":"message","role":"developer","content":[{"type":"input_text","text":"late \u00e9\\"}]},
+        {"type":"function_call_output","call_id":"orphan","output":"o\n\"\u00e9\""}
+      ],
+      "tools":[{"type":"namespace","name":"ns","description":"N \"d\"\n","tools":[
+        {"type":"function","name":"f","description":"F\\\u00e9","parameters":{"type":"object"}}]}]}"#;
+    let req = parse_request(body).unwrap();
+    let tr = translate_request(&req, &opts()).unwrap();
+    let v: Value = serde_json::from_slice(&tr.body).expect("chat body is JSON");
+    assert_chat_valid(&v);
+    let m = messages(&v);
+    assert_eq!(
+        m[0]["content"],
+        "I: \"q\"\\n\n\na\n\"b\"\tc\\d \u{e9}\n\n\u{1f600} x/y"
+    );
+    assert_eq!(m[1]["content"], "u1\n\n\n\"u2\"");
+    assert_eq!(
+        m[2]["content"],
+        "<system-message>\nlate \u{e9}\\\n</system-message>"
+    );
+    assert_eq!(
+        m[3]["content"],
+        "[tool output for call orphan]: o\n\"\u{e9}\""
+    );
+    assert_eq!(
+        v["tools"][0]["function"]["description"],
+        "N \"d\"\n\n\nF\\\u{e9}"
+    );
+}
+
 #[test]
 fn parameters_pass_through_byte_for_byte() {
     let body = br#"{"model":"m","input":"hi","tools":[{"type":"function","name":"f","parameters":{"b":1.50,  "a":"\u00e9"}}]}"#;

@@ -4,12 +4,11 @@
 //! tools loaded by every `tool_search_output` in the input (Codex dispatches calls to those but
 //! never adds them to the top-level `tools`). A tool offered twice is sent once.
 
-use std::borrow::Cow;
 use std::collections::HashSet;
 
 use serde_json::value::RawValue;
 
-use super::chat::{ChatFunction, ChatTool, Params};
+use super::chat::{ChatFunction, ChatText, ChatTool, Params};
 use super::input::{self, Item, RawKind, ToolDef};
 use crate::translate::tools::{ToolKind, ToolTable};
 
@@ -56,7 +55,8 @@ pub(crate) fn build<'a>(top: Option<&'a [ToolDef]>, items: &'a [Item]) -> ToolsO
 /// The namespace an inner tool belongs to.
 struct Ns<'a> {
     name: &'a str,
-    description: Option<&'a str>,
+    /// A JSON string token.
+    description: Option<&'a RawValue>,
 }
 
 struct Builder<'a> {
@@ -87,10 +87,16 @@ impl<'a> Builder<'a> {
                     tracing::debug!("Dropping a custom tool without a name");
                     return;
                 };
-                let mut text = String::from(CUSTOM_NOTE);
-                if let Some(d) = def.description.as_deref().filter(|d| !d.is_empty()) {
-                    text.push_str("\n\n");
-                    text.push_str(d);
+                // Pieces joined without decoding Codex's (escaped) description text.
+                let mut pieces = Vec::with_capacity(5);
+                if let Some(nd) = ns.and_then(|n| n.description) {
+                    pieces.push(ChatText::raw(nd));
+                    pieces.push(ChatText::borrowed("\n\n"));
+                }
+                pieces.push(ChatText::borrowed(CUSTOM_NOTE));
+                if let Some(d) = nonempty(def.description.as_deref()) {
+                    pieces.push(ChatText::borrowed("\n\n"));
+                    pieces.push(ChatText::raw(d));
                 }
                 if let Some(f) = &def.format {
                     if let Some(definition) = f.definition.as_deref().filter(|d| !d.is_empty()) {
@@ -99,16 +105,12 @@ impl<'a> Builder<'a> {
                             Some("regex") => "regular expression".to_owned(),
                             Some(other) => format!("{other} grammar"),
                         };
-                        text.push_str("\n\nThe input must follow this ");
-                        text.push_str(&syntax);
-                        text.push_str(":\n");
-                        text.push_str(definition);
+                        pieces.push(ChatText::owned(format!(
+                            "\n\nThe input must follow this {syntax}:\n{definition}"
+                        )));
                     }
                 }
-                if let Some(nd) = ns.and_then(|n| n.description) {
-                    text = format!("{nd}\n\n{text}");
-                }
-                let description = Some(Cow::Owned(text));
+                let description = Some(ChatText::join(pieces, ""));
                 self.push(
                     ns,
                     name,
@@ -133,7 +135,7 @@ impl<'a> Builder<'a> {
                 };
                 let inner = Ns {
                     name,
-                    description: def.description.as_deref().filter(|d| !d.is_empty()),
+                    description: nonempty(def.description.as_deref()),
                 };
                 for t in def.tools.as_deref().unwrap_or_default() {
                     self.add(t, Some(&inner));
@@ -151,7 +153,7 @@ impl<'a> Builder<'a> {
         ns: Option<&Ns<'a>>,
         name: &str,
         kind: ToolKind,
-        description: Option<Cow<'a, str>>,
+        description: Option<ChatText<'a>>,
         parameters: Params<'a>,
     ) {
         let wire = self.table.register(ns.map(|n| n.name), name, kind);
@@ -170,14 +172,21 @@ impl<'a> Builder<'a> {
 }
 
 /// The description: the namespace's in front of the tool's, when there is one.
-fn describe<'a>(ns: Option<&Ns<'a>>, own: Option<&'a str>) -> Option<Cow<'a, str>> {
-    let own = own.filter(|d| !d.is_empty());
-    match (ns.and_then(|n| n.description), own) {
-        (Some(nd), Some(d)) => Some(Cow::Owned(format!("{nd}\n\n{d}"))),
-        (Some(nd), None) => Some(Cow::Borrowed(nd)),
-        (None, Some(d)) => Some(Cow::Borrowed(d)),
+fn describe<'a>(ns: Option<&Ns<'a>>, own: Option<&'a RawValue>) -> Option<ChatText<'a>> {
+    match (ns.and_then(|n| n.description), nonempty(own)) {
+        (Some(nd), Some(d)) => Some(ChatText::join(
+            vec![ChatText::raw(nd), ChatText::raw(d)],
+            "\n\n",
+        )),
+        (Some(nd), None) => Some(ChatText::raw(nd)),
+        (None, Some(d)) => Some(ChatText::raw(d)),
         (None, None) => None,
     }
+}
+
+/// A JSON string token that is not `""`.
+fn nonempty(raw: Option<&RawValue>) -> Option<&RawValue> {
+    raw.filter(|r| r.get() != r#""""#)
 }
 
 fn owned_params(json: &str) -> Params<'static> {
