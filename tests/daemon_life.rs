@@ -420,12 +420,7 @@ async fn sigterm_lets_a_stream_in_flight_finish_then_exits_zero() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_that_outlives_the_drain_timeout_ends_with_response_failed() {
     let mock = MockUpstream::start().await;
-    mock.push(Reply::Raw {
-        status: 200,
-        headers: vec![("content-type".into(), "text/event-stream".into())],
-        chunks: vec![Chunk::event(chunk("partial"))],
-        end: End::Stall,
-    });
+    mock.push(Reply::sse_then_stall([chunk("partial")]));
     let mut d = Daemon::builder()
         .upstream(mock.url())
         .token(TOKEN)
@@ -574,12 +569,7 @@ async fn concurrent_streams_survive_many_reloads() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_stop_signal_exits_at_once() {
     let mock = MockUpstream::start().await;
-    mock.push(Reply::Raw {
-        status: 200,
-        headers: vec![("content-type".into(), "text/event-stream".into())],
-        chunks: vec![Chunk::event(chunk("partial"))],
-        end: End::Stall,
-    });
+    mock.push(Reply::sse_then_stall([chunk("partial")]));
     // A drain long enough that only the second signal can explain a quick exit.
     let mut d = Daemon::builder()
         .upstream(mock.url())

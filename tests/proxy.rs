@@ -110,12 +110,7 @@ async fn check_refusal(r: reqwest::Response, want_status: u16, want_code: &str) 
 fn one_chunk_then_stall(content: &str) -> Reply {
     let first = json!({"id":"c1","object":"chat.completion.chunk","created":1,"model":"m",
         "choices":[{"index":0,"delta":{"role":"assistant","content":content},"finish_reason":null}]});
-    Reply::Raw {
-        status: 200,
-        headers: vec![("content-type".into(), "text/event-stream".into())],
-        chunks: vec![Chunk::event(first.to_string())],
-        end: End::Stall,
-    }
+    Reply::sse_then_stall([first.to_string()])
 }
 
 fn start(mock: &MockUpstream) -> Daemon {
