@@ -114,11 +114,7 @@ pub async fn handle(
             return if stream {
                 // HTTP 200 + response.failed(server_error): Codex retries a few times and
                 // then shows our message, instead of 30 silent 5xx retries.
-                let mut tr = StreamTranslator::new(ctx);
-                let mut out = Vec::new();
-                tr.start(&mut out);
-                tr.fail("server_error", &failure.to_string(), &mut out);
-                sse_response(ShimBody::full(out))
+                failed_stream(ctx, "server_error", &failure.to_string())
             } else {
                 finish_error(failure_to_api(&failure))
             };
@@ -140,15 +136,11 @@ pub async fn handle(
             "Upstream refused the request"
         );
         if stream && err.stream_as_failed() {
-            let mut tr = StreamTranslator::new(ctx);
-            let mut out = Vec::new();
-            tr.start(&mut out);
-            tr.fail(
+            return failed_stream(
+                ctx,
                 err.failed_code(),
                 &redact(&err.failed_message(), &secrets),
-                &mut out,
             );
-            return sse_response(ShimBody::full(out));
         }
         let mut r = json_response(
             StatusCode::from_u16(err.http_status()).unwrap_or(StatusCode::BAD_GATEWAY),
@@ -208,6 +200,17 @@ fn guard_into_stream(
         secrets,
     });
     sse_response(body)
+}
+
+/// A complete SSE reply that says `response.failed`: how a streamed request learns of a failure
+/// that happened before the upstream stream began (Codex retries `server_error` a few times
+/// instead of the 30 attempts a 5xx status would cost).
+fn failed_stream(ctx: StreamContext, code: &str, message: &str) -> Response<ShimBody> {
+    let mut tr = StreamTranslator::new(ctx);
+    let mut out = Vec::new();
+    tr.start(&mut out);
+    tr.fail(code, message, &mut out);
+    sse_response(ShimBody::full(out))
 }
 
 fn sse_response(body: ShimBody) -> Response<ShimBody> {
