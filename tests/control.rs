@@ -870,3 +870,35 @@ async fn doctor_reports_a_missing_token_and_an_unreachable_upstream() {
     assert!(stdout(&o).contains("FAIL  daemon"), "{}", stdout(&o));
     assert!(stdout(&o).contains("systemctl --user start deepinfra-shim"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_successful_models_request_is_counted_and_not_as_a_failure() {
+    let up = MockUpstream::start().await;
+    up.set_models(serde_json::json!({"object":"list","data":[{"id":"m","object":"model"}]}));
+    // One daemon relays the list as is, the other adds a route alias to it: both paths count.
+    for yaml in ["log: { level: info }\n", "models:\n  fast: { model: m }\n"] {
+        let d = Daemon::builder()
+            .token(TOKEN)
+            .upstream(up.url())
+            .config_yaml(yaml)
+            .start();
+        let r = reqwest::get(format!("{}/v1/models", d.url()))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let _ = r.text().await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let s = loop {
+            let s = status_json(&d);
+            if (s.requests.total, s.requests.active) == (1, 0) || Instant::now() > deadline {
+                break s;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(
+            (s.requests.total, s.requests.active, s.requests.failed),
+            (1, 0, 0),
+            "{yaml}"
+        );
+    }
+}

@@ -71,7 +71,9 @@ pub async fn models(
     cfg: Arc<Config>,
     req: Request<Incoming>,
 ) -> Response<ShimBody> {
+    let mut guard = state.stats.begin();
     let up = Arc::clone(&cfg.default_upstream);
+    guard.set_upstream(&up.name);
     let bearer = auth::upstream_bearer(&cfg, &up, req.headers())
         .ok()
         .flatten();
@@ -83,9 +85,11 @@ pub async fn models(
         Ok(r) => r,
         Err(f) => return failure_to_api(&f).into_response(),
     };
+    if resp.status().is_success() {
+        guard.succeeded();
+    }
     let aliases: Vec<&String> = cfg.routes.exact.keys().collect();
     if !resp.status().is_success() || aliases.is_empty() {
-        let guard = state.stats.begin();
         return relay(resp, up, guard);
     }
     // Add the configured aliases to the provider's list, so a client that lists models sees
@@ -93,7 +97,10 @@ pub async fn models(
     let status = resp.status();
     let body = match resp.bytes().await {
         Ok(b) => b,
-        Err(e) => return failure_to_api(&crate::upstream::describe(e, &up.url)).into_response(),
+        Err(e) => {
+            guard.failed();
+            return failure_to_api(&crate::upstream::describe(e, &up.url)).into_response();
+        }
     };
     let mut list: serde_json::Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
