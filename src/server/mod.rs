@@ -27,6 +27,9 @@ use tokio::sync::watch;
 
 use crate::service::state::State;
 
+/// How long a client may take to send a request's headers.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Accepts connections until `stop` turns true, then returns the tracker of the connections
 /// still open, so the caller can drain them (HTTP/1.1 keep-alive connections that are idle
 /// close at once; connections with a request in flight finish it first).
@@ -40,7 +43,7 @@ pub async fn serve(
     http.keep_alive(true)
         .timer(TokioTimer::new())
         // A client that opens a connection and never sends its headers is dropped.
-        .header_read_timeout(Duration::from_secs(30));
+        .header_read_timeout(HEADER_READ_TIMEOUT);
     loop {
         tokio::select! {
             accepted = listener.accept() => {

@@ -1,13 +1,17 @@
-//! The task that carries one upstream SSE stream to Codex.
+//! Carries one upstream SSE stream to Codex.
 //!
-//! Upstream bytes -> [`SseParser`] -> [`StreamTranslator`] -> one buffer per upstream chunk ->
-//! the bounded body channel. The loop also owns the three clocks of a stream:
+//! Upstream bytes -> [`SseParser`] -> [`StreamTranslator`] -> the reply body. [`start`] runs
+//! inside the request handler and translates whatever the upstream has already sent: a reply
+//! that is already whole (most replies on a fast link) goes out as one buffer, with the
+//! headers, in one write. Anything longer is handed to a task that writes one buffer per
+//! batch of upstream chunks into the bounded body channel. The task also owns the three
+//! clocks of a stream:
 //! - heartbeat: `response.in_progress` while the upstream is silent (SSE comments do not keep
 //!   Codex's idle timer alive, data events do);
 //! - idle timeout: the upstream said nothing for `timeout_ms` -> `response.failed`;
 //! - drain deadline: the daemon is shutting down and the grace period is over.
 //!
-//! When Codex disconnects the channel closes; the loop sees it at once and drops the upstream
+//! When Codex disconnects the channel closes; the task sees it at once and drops the upstream
 //! response, which cancels the upstream request.
 
 use std::sync::Arc;
@@ -17,6 +21,7 @@ use futures_util::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::body::ShimBody;
 use crate::config::Upstream;
 use crate::service::state::{RequestGuard, State};
 use crate::translate::sse::SseParser;
@@ -30,37 +35,107 @@ pub struct Pump {
     pub upstream: Arc<Upstream>,
     pub response: reqwest::Response,
     pub translator: StreamTranslator,
-    pub tx: mpsc::Sender<Bytes>,
     pub guard: RequestGuard,
     pub secrets: Vec<String>,
 }
 
-/// Starts the stream task. `response.created` is queued before the task runs, so hyper sends
-/// it in the same write as the response headers.
-pub fn spawn(mut p: Pump) {
-    let mut first = Vec::with_capacity(1024);
-    p.translator.start(&mut first);
-    // The channel is new and empty: this cannot be full.
-    let _ = p.tx.try_send(Bytes::from(first));
-    let span = tracing::Span::current();
-    tokio::spawn(tracing::Instrument::instrument(run(p), span));
-}
+type UpstreamBody = std::pin::Pin<
+    Box<dyn futures_util::Stream<Item = Result<Bytes, reqwest::Error>> + Send + 'static>,
+>;
 
-async fn run(p: Pump) {
+/// Translates what the upstream has already sent and returns the reply body for Codex.
+///
+/// Most replies on a fast link arrive whole with (or right after) the upstream's headers. What
+/// is already there is translated before the response leaves: if that is the whole stream the
+/// reply is one buffer (one client write, no task, no channel, no timer); otherwise
+/// `response.created` and everything translated so far leave with the headers and a task
+/// carries the rest. Nothing here waits for the network.
+pub async fn start(p: Pump) -> ShimBody {
     let Pump {
         state,
         upstream,
         response,
         mut translator,
-        tx,
-        mut guard,
+        guard,
         secrets,
     } = p;
     let mut out = Vec::with_capacity(8 * 1024);
-    let mut sent: u64 = 0;
-
+    translator.start(&mut out);
     let mut parser = SseParser::new(MAX_EVENT_BYTES);
-    let mut body = response.bytes_stream();
+    let mut body: UpstreamBody = Box::pin(response.bytes_stream());
+    // Polling the body once tells hyper's connection task we want it; one turn lets that task
+    // decode the bytes it already holds.
+    let first = match body.next().now_or_never() {
+        Some(item) => Some(item),
+        None => {
+            YieldOnce(false).await;
+            body.next().now_or_never()
+        }
+    };
+    if let Some(item) = first {
+        let ended = take_ready(
+            item,
+            &mut body,
+            &mut parser,
+            &mut translator,
+            &upstream.url,
+            &mut out,
+        )
+        .await;
+        if ended || translator.is_terminated() {
+            drop(body);
+            let sent = out.len() as u64;
+            report(&translator, guard, sent, false, &secrets);
+            return ShimBody::full(out);
+        }
+    }
+    let (tx, reply) = ShimBody::channel();
+    let sent = out.len() as u64;
+    // The channel is new and empty: this cannot be full.
+    let _ = tx.try_send(Bytes::from(out));
+    let task = Stream {
+        state,
+        upstream,
+        body,
+        parser,
+        translator,
+        tx,
+        guard,
+        secrets,
+        sent,
+    };
+    let span = tracing::Span::current();
+    tokio::spawn(tracing::Instrument::instrument(run(task), span));
+    reply
+}
+
+/// A stream that outlived [`start`]: carried to Codex by its own task.
+struct Stream {
+    state: Arc<State>,
+    upstream: Arc<Upstream>,
+    body: UpstreamBody,
+    parser: SseParser,
+    translator: StreamTranslator,
+    tx: mpsc::Sender<Bytes>,
+    guard: RequestGuard,
+    secrets: Vec<String>,
+    /// Bytes already handed to the body channel.
+    sent: u64,
+}
+
+async fn run(s: Stream) {
+    let Stream {
+        state,
+        upstream,
+        mut body,
+        mut parser,
+        mut translator,
+        tx,
+        guard,
+        secrets,
+        mut sent,
+    } = s;
+    let mut out = Vec::with_capacity(8 * 1024);
     let mut drain = state.drain_deadline();
     let idle = upstream.timeout;
     let beat = upstream.heartbeat;
@@ -138,7 +213,17 @@ async fn run(p: Pump) {
     }
     // Dropping `body` here closes (cancels) the upstream request if it is still open.
     drop(body);
+    report(&translator, guard, sent, client_gone, &secrets);
+}
 
+/// Counts the request and logs how its stream ended.
+fn report(
+    translator: &StreamTranslator,
+    mut guard: RequestGuard,
+    sent: u64,
+    client_gone: bool,
+    secrets: &[String],
+) {
     let ms = guard.elapsed().as_millis() as u64;
     if client_gone {
         tracing::info!(
@@ -165,7 +250,7 @@ async fn run(p: Pump) {
             tracing::info!(status = 200, outcome = "incomplete", reason = %reason, duration_ms = ms, bytes = sent, "Stream finished");
         }
         Outcome::Failed { code, message } => {
-            let message = super::responses::redact(message, &secrets);
+            let message = super::responses::redact(message, secrets);
             tracing::warn!(status = 200, outcome = "failed", code = %code, message = %message, duration_ms = ms, bytes = sent, "Stream failed");
         }
         Outcome::InProgress => {

@@ -153,7 +153,7 @@ pub async fn handle(
     }
 
     if stream {
-        guard_into_stream(state, up, resp, ctx, guard, secrets)
+        guard_into_stream(state, up, resp, ctx, guard, secrets).await
     } else {
         let body = match read_json_reply(resp, &up).await {
             Ok(b) => b,
@@ -180,7 +180,7 @@ pub async fn handle(
     }
 }
 
-fn guard_into_stream(
+async fn guard_into_stream(
     state: Arc<State>,
     up: Arc<Upstream>,
     resp: reqwest::Response,
@@ -188,17 +188,16 @@ fn guard_into_stream(
     guard: crate::service::state::RequestGuard,
     secrets: Vec<String>,
 ) -> Response<ShimBody> {
-    let (tx, body) = ShimBody::channel();
     let translator = StreamTranslator::new(ctx);
-    pump::spawn(pump::Pump {
+    let body = pump::start(pump::Pump {
         state,
         upstream: up,
         response: resp,
         translator,
-        tx,
         guard,
         secrets,
-    });
+    })
+    .await;
     sse_response(body)
 }
 

@@ -95,6 +95,7 @@ pub async fn run(d: Daemon) -> i32 {
         "Listening on http://{local}"
     );
     spawn_watchdog(Arc::clone(&state));
+    spawn_timer_anchor();
     notify::ready(&status_line(&state));
 
     let why = loop {
@@ -184,6 +185,33 @@ fn spawn_watchdog(state: Arc<State>) {
             tick.tick().await;
             notify::watchdog();
             notify::status(&status_line(&state));
+        }
+    });
+}
+
+/// How often the timer anchor fires (see [`spawn_timer_anchor`]): shorter than the timers
+/// armed per request (hyper's 30 s header-read timeout on every keep-alive request, the
+/// upstream timeout of 120 s by default).
+const TIMER_ANCHOR_PERIOD: std::time::Duration = std::time::Duration::from_secs(20);
+const _: () = assert!(
+    TIMER_ANCHOR_PERIOD.as_secs() < crate::server::HEADER_READ_TIMEOUT.as_secs(),
+    "the anchor must fire before the per-request timers it keeps quiet"
+);
+
+/// Keeps one timer always pending, at most [`TIMER_ANCHOR_PERIOD`] away.
+///
+/// Every request arms timers (hyper's header-read timeout, our upstream timeout). Tokio wakes
+/// its I/O driver (an eventfd write, then an extra `epoll_wait` return) whenever a timer is
+/// inserted earlier than the driver's planned wake-up, and with no timer pending that is every
+/// insertion: two syscalls per request for nothing (measured with `perf record -e
+/// syscalls:sys_enter_write -g`). With this anchor pending, a timer due after the anchor
+/// inserts quietly. The cost is three wake-ups a minute while idle.
+fn spawn_timer_anchor() {
+    tokio::spawn(async {
+        let mut tick = tokio::time::interval(TIMER_ANCHOR_PERIOD);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
         }
     });
 }

@@ -12,6 +12,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 /// The prefix that marks our envelope (and its version).
 pub const ENVELOPE_PREFIX: &str = "dsh1.";
@@ -50,6 +51,22 @@ pub fn decode(encrypted: &str) -> Option<Envelope> {
     (env.v == 1).then_some(env)
 }
 
+/// Like [`decode`], but returns only the text, as the escaped JSON string token it is stored
+/// as. A long session replays dozens of envelopes on every request; the request translation
+/// writes this token upstream as is, so the text is never unescaped and escaped again.
+pub fn decode_text_raw(encrypted: &str) -> Option<Box<RawValue>> {
+    #[derive(Deserialize)]
+    struct TextOnly {
+        v: u32,
+        text: Box<RawValue>,
+    }
+    let body = encrypted.strip_prefix(ENVELOPE_PREFIX)?;
+    let bytes = URL_SAFE_NO_PAD.decode(body.trim_end_matches('=')).ok()?;
+    let env: TextOnly = serde_json::from_slice(&bytes).ok()?;
+    // `text` must be a string, as in [`Envelope`].
+    (env.v == 1 && env.text.get().starts_with('"')).then_some(env.text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,5 +90,22 @@ mod tests {
         assert!(decode("dsh1.!!!not-base64").is_none());
         assert!(decode("dsh1.e30").is_none()); // "{}": no text
         assert!(decode("").is_none());
+    }
+
+    #[test]
+    fn the_raw_text_is_the_escaped_form_of_the_decoded_text() {
+        for text in ["", "plain", "17×23 = 391 — naïve \"q\"\n\t\u{1}😀"] {
+            let s = encode("p", "m", text);
+            let raw = decode_text_raw(&s).unwrap();
+            assert_eq!(raw.get(), serde_json::to_string(text).unwrap());
+        }
+        for bad in ["gAAAAABoPaque", "dsh1.!!!not-base64", "dsh1.e30", ""] {
+            assert!(decode_text_raw(bad).is_none(), "{bad}");
+        }
+        // A text that is not a string, and a version we do not know, are not ours.
+        let b64 = |j: &str| format!("{ENVELOPE_PREFIX}{}", URL_SAFE_NO_PAD.encode(j));
+        assert!(decode_text_raw(&b64(r#"{"v":1,"text":5}"#)).is_none());
+        assert!(decode_text_raw(&b64(r#"{"v":2,"text":"x"}"#)).is_none());
+        assert!(decode_text_raw(&b64(r#"{"v":1,"text":"x"}"#)).is_some());
     }
 }

@@ -142,20 +142,14 @@ struct Emitter {
 }
 
 impl Emitter {
-    fn emit<T: Serialize>(&mut self, out: &mut Vec<u8>, ty: &str, body: &T) {
+    fn emit<T: Serialize>(&mut self, out: &mut Vec<u8>, ty: &'static str, body: &T) {
         if self.quiet {
             return;
         }
         // `{"type":…,"sequence_number":N,<body's fields>}` written by hand and spliced with the
         // body's own object, rather than through `#[serde(flatten)]`, which routes every event
         // through serde's map machinery (measured on the hot path). Same bytes either way.
-        out.extend_from_slice(b"event: ");
-        out.extend_from_slice(ty.as_bytes());
-        out.extend_from_slice(b"\ndata: {\"type\":");
-        serde_json::to_writer(&mut *out, ty).expect("event type serialises");
-        out.extend_from_slice(b",\"sequence_number\":");
-        // Writing into a Vec cannot fail.
-        let _ = std::io::Write::write_fmt(&mut *out, format_args!("{}", self.seq));
+        self.header(out, ty);
         let body_start = out.len();
         serde_json::to_writer(&mut *out, body).expect("event serialises");
         debug_assert_eq!(out.get(body_start), Some(&b'{'), "event bodies are objects");
@@ -169,6 +163,65 @@ impl Emitter {
         out.extend_from_slice(b"\n\n");
         self.seq += 1;
     }
+
+    /// A per-token event: `{"type":…,"sequence_number":N,"item_id":…,"output_index":N,
+    /// "<index_key>":N,"delta":…}`. These are nearly every event of a stream, so they are
+    /// written directly rather than through serde's struct serialiser (the stream profile's
+    /// largest user-space item after parsing); only the strings go through serde's escaper.
+    fn emit_delta(
+        &mut self,
+        out: &mut Vec<u8>,
+        ty: &'static str,
+        item_id: &str,
+        output_index: u32,
+        index_key: &'static str,
+        delta: &str,
+    ) {
+        if self.quiet {
+            return;
+        }
+        self.header(out, ty);
+        out.extend_from_slice(b",\"item_id\":");
+        serde_json::to_writer(&mut *out, item_id).expect("a string serialises");
+        out.extend_from_slice(b",\"output_index\":");
+        push_decimal(out, u64::from(output_index));
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(index_key.as_bytes());
+        out.extend_from_slice(b"\":0,\"delta\":");
+        serde_json::to_writer(&mut *out, delta).expect("a string serialises");
+        out.extend_from_slice(b"}\n\n");
+        self.seq += 1;
+    }
+
+    /// `event: <ty>\ndata: {"type":"<ty>","sequence_number":N` (event types are ASCII
+    /// constants with nothing to escape).
+    fn header(&self, out: &mut Vec<u8>, ty: &'static str) {
+        debug_assert!(
+            ty.bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+        );
+        out.extend_from_slice(b"event: ");
+        out.extend_from_slice(ty.as_bytes());
+        out.extend_from_slice(b"\ndata: {\"type\":\"");
+        out.extend_from_slice(ty.as_bytes());
+        out.extend_from_slice(b"\",\"sequence_number\":");
+        push_decimal(out, self.seq);
+    }
+}
+
+/// Appends `n` in decimal (what `format!("{n}")` writes, without the formatting machinery).
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[at..]);
 }
 
 pub struct StreamTranslator {
@@ -509,26 +562,22 @@ impl StreamTranslator {
         }
         let r = self.reasoning.as_mut().expect("reasoning item exists");
         r.text.push_str(s);
-        self.em.emit(
+        self.em.emit_delta(
             out,
             "response.reasoning_text.delta",
-            &DeltaBody {
-                item_id: &r.id,
-                output_index: r.output_index,
-                content_index: 0,
-                delta: s,
-            },
+            &r.id,
+            r.output_index,
+            "content_index",
+            s,
         );
         if self.ctx.opts.reasoning_summary {
-            self.em.emit(
+            self.em.emit_delta(
                 out,
                 "response.reasoning_summary_text.delta",
-                &SummaryDeltaBody {
-                    item_id: &r.id,
-                    output_index: r.output_index,
-                    summary_index: 0,
-                    delta: s,
-                },
+                &r.id,
+                r.output_index,
+                "summary_index",
+                s,
             );
         }
     }
@@ -574,15 +623,13 @@ impl StreamTranslator {
         }
         let m = self.message.as_mut().expect("message item exists");
         m.text.push_str(s);
-        self.em.emit(
+        self.em.emit_delta(
             out,
             "response.output_text.delta",
-            &DeltaBody {
-                item_id: &m.id,
-                output_index: m.output_index,
-                content_index: 0,
-                delta: s,
-            },
+            &m.id,
+            m.output_index,
+            "content_index",
+            s,
         );
     }
 
@@ -1322,22 +1369,6 @@ impl From<&Usage> for UsageOut {
 struct ItemBody<'a> {
     output_index: u32,
     item: &'a Item<'a>,
-}
-
-#[derive(Serialize)]
-struct DeltaBody<'a> {
-    item_id: &'a str,
-    output_index: u32,
-    content_index: u32,
-    delta: &'a str,
-}
-
-#[derive(Serialize)]
-struct SummaryDeltaBody<'a> {
-    item_id: &'a str,
-    output_index: u32,
-    summary_index: u32,
-    delta: &'a str,
 }
 
 #[derive(Serialize)]

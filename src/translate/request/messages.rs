@@ -475,13 +475,14 @@ fn user_content(c: &Content, images: ImagePolicy) -> ChatContent<'_> {
 
 /// A reasoning item's text: our envelope, else the raw reasoning text, else the summary.
 fn reasoning_text(item: &Item) -> Option<ChatText<'_>> {
-    if let Some(env) = item
+    if let Some(text) = item
         .encrypted_content
         .as_deref()
-        .and_then(reasoning::decode)
+        .and_then(reasoning::decode_text_raw)
     {
-        if !env.text.is_empty() {
-            return Some(ChatText::owned(env.text));
+        let text = ChatText::RawOwned(text);
+        if !text.is_empty() {
+            return Some(text);
         }
     }
     if let Some(c) = &item.content {

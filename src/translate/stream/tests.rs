@@ -1245,3 +1245,47 @@ proptest! {
         prop_assert_eq!(run_split(bytes, &cuts), whole, "{}", name);
     }
 }
+
+/// The hand-written per-token events must be byte for byte what serde writes for the same
+/// fields (Codex parses them with serde too; any escaping difference would be a bug).
+#[test]
+fn delta_events_are_written_exactly_as_serde_would() {
+    #[derive(Serialize)]
+    struct Expected<'a> {
+        #[serde(rename = "type")]
+        ty: &'a str,
+        sequence_number: u64,
+        item_id: &'a str,
+        output_index: u32,
+        summary_index: u32,
+        delta: &'a str,
+    }
+    let tricky = "q\"b\\n\nt\tc\u{1}\u{1f}d\u{7f}<>&é😀\u{2028}";
+    for (seq, output_index, delta) in [(0, 0, ""), (9, 10, tricky), (u64::MAX - 1, u32::MAX, "x")] {
+        let mut em = Emitter { seq, quiet: false };
+        let mut out = Vec::new();
+        let ty = "response.reasoning_summary_text.delta";
+        em.emit_delta(
+            &mut out,
+            ty,
+            "rs_a\"b_1",
+            output_index,
+            "summary_index",
+            delta,
+        );
+        let expected = serde_json::to_string(&Expected {
+            ty,
+            sequence_number: seq,
+            item_id: "rs_a\"b_1",
+            output_index,
+            summary_index: 0,
+            delta,
+        })
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!("event: {ty}\ndata: {expected}\n\n")
+        );
+        assert_eq!(em.seq, seq + 1);
+    }
+}
