@@ -776,6 +776,11 @@ fn bad_requests_are_classified() {
         parse_request(b"{not json"),
         Err(TranslateError::InvalidJson(_))
     ));
+    // Not UTF-8: refused as bad JSON, with the place of the bad byte.
+    match parse_request(b"{\"model\":\"m\",\"input\":\"caf\xe9\"}") {
+        Err(TranslateError::InvalidJson(m)) => assert!(m.contains("line 1 column"), "{m}"),
+        other => panic!("{other:?}"),
+    }
     assert!(matches!(
         parse_request(br#"{"input":"x"}"#),
         Err(TranslateError::Invalid(_))

@@ -1289,3 +1289,15 @@ fn delta_events_are_written_exactly_as_serde_would() {
         assert_eq!(em.seq, seq + 1);
     }
 }
+
+/// An event that is not UTF-8 is not a chat chunk: it is skipped and the stream goes on.
+#[test]
+fn an_upstream_event_that_is_not_utf8_is_skipped() {
+    let body = b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"caf\xe9\"}}]}\n\n\
+        data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"ok\"},\"finish_reason\":\"stop\"}]}\n\n\
+        data: [DONE]\n\n";
+    let (out, tr) = run(body);
+    let evs = events(&out);
+    assert_eq!(concat_deltas(&evs, "response.output_text.delta"), "ok");
+    assert_eq!(tr.outcome(), &Outcome::Completed);
+}
