@@ -60,17 +60,17 @@ pub enum TranslateError {
 /// The parsed Responses request. `model` and `stream` are for the server; the rest is read
 /// by [`translate_request`] only.
 #[derive(Debug)]
-pub struct ResponsesRequest {
+pub struct ResponsesRequest<'a> {
     pub model: String,
     pub stream: bool,
-    fields: RequestFields,
+    fields: RequestFields<'a>,
     /// Size of the Responses body: the chat body is about as large, so its buffer is sized
     /// from this once instead of doubling its way up (a copy per doubling; measured on the
     /// 400 KB session).
     body_len: usize,
 }
 
-impl ResponsesRequest {
+impl ResponsesRequest<'_> {
     /// How many input items the request has (a string `input` counts as one).
     pub fn input_items(&self) -> usize {
         match &self.fields.input {
@@ -119,7 +119,7 @@ pub struct TranslatedRequest {
 }
 
 /// Parses a Responses request body.
-pub fn parse_request(body: &[u8]) -> Result<ResponsesRequest, TranslateError> {
+pub fn parse_request(body: &[u8]) -> Result<ResponsesRequest<'_>, TranslateError> {
     // One UTF-8 check of the whole body lets serde read it as text and skip its own check of
     // every string and raw value (see docs/benchmarks.md). Invalid UTF-8 goes through the
     // byte reader only for its error message (with line and column).
@@ -159,13 +159,12 @@ pub fn translate_request(
         _ => &[],
     };
     let tooldefs::ToolsOut { tools, table } = tooldefs::build(f.tools.as_deref(), items);
-    let messages = messages::build(f.instructions.as_deref(), f.input.as_ref(), &table, opts)?;
+    let messages = messages::build(f.instructions, f.input.as_ref(), &table, opts)?;
 
     let tool_choice = if tools.is_empty() {
         None
     } else {
         f.tool_choice
-            .as_deref()
             .and_then(|raw| tool_choice(raw, &table, &tools))
     };
     let parallel_tool_calls = if opts.send_parallel_tool_calls && !tools.is_empty() {
@@ -284,10 +283,10 @@ fn tool_choice(
 }
 
 /// `text.format` -> `response_format`; `text` (the default) -> nothing.
-fn response_format(format: &input::TextFormat) -> Option<ResponseFormat<'_>> {
+fn response_format<'a>(format: &'a input::TextFormat<'a>) -> Option<ResponseFormat<'a>> {
     match format.kind.as_deref() {
         Some("json_schema") => {
-            let schema = format.schema.as_deref()?;
+            let schema = format.schema?;
             Some(ResponseFormat::JsonSchema {
                 json_schema: JsonSchema {
                     name: format.name.as_deref().unwrap_or("output"),

@@ -5,37 +5,42 @@
 //! not know) parses with those fields left `None` instead of failing the whole request. Large
 //! pieces that are passed upstream untouched (tool `parameters`, JSON schemas, call
 //! `arguments`, string tool `output`s, content part `text`s, tool `description`s and string
-//! `instructions`) are kept as raw JSON text ([`RawValue`]) so they are copied once and never
-//! decoded and re-encoded.
+//! `instructions`) are kept as raw JSON text ([`RawValue`]) borrowed from the request body:
+//! never copied, decoded or re-encoded until they are written into the chat body. So is each
+//! reasoning item's `encrypted_content` (a long session replays dozens per request).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
 use serde::Deserialize;
 use serde::de::value::MapAccessDeserializer;
-use serde::de::{self, DeserializeOwned, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 /// Top-level fields of a Responses request that the translation uses. Everything else
 /// (`store`, `include`, `client_metadata`, ids…) is skipped by the parser.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub(crate) struct RequestFields {
+pub(crate) struct RequestFields<'a> {
     pub model: Option<String>,
     pub stream: Option<bool>,
     /// A string (kept escaped) or a list of parts; read by [`instructions`].
-    pub instructions: Option<Box<RawValue>>,
-    #[serde(deserialize_with = "input")]
-    pub input: Option<Input>,
-    #[serde(deserialize_with = "seq")]
-    pub tools: Option<Vec<ToolDef>>,
-    pub tool_choice: Option<Box<RawValue>>,
+    #[serde(borrow)]
+    pub instructions: Option<&'a RawValue>,
+    #[serde(borrow, deserialize_with = "input")]
+    pub input: Option<Input<'a>>,
+    #[serde(borrow, deserialize_with = "seq")]
+    pub tools: Option<Vec<ToolDef<'a>>>,
+    #[serde(borrow)]
+    pub tool_choice: Option<&'a RawValue>,
     pub parallel_tool_calls: Option<bool>,
     pub max_output_tokens: Option<u64>,
     pub temperature: Option<f64>,
     pub top_p: Option<f64>,
     pub reasoning: Option<ReasoningParam>,
-    pub text: Option<TextParam>,
+    #[serde(borrow)]
+    pub text: Option<TextParam<'a>>,
     #[serde(deserialize_with = "string")]
     pub prompt_cache_key: Option<String>,
     #[serde(deserialize_with = "string")]
@@ -53,42 +58,44 @@ pub(crate) struct ReasoningParam {
 /// `text: {format, verbosity}`; only `format` matters upstream.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub(crate) struct TextParam {
-    pub format: Option<TextFormat>,
+pub(crate) struct TextParam<'a> {
+    #[serde(borrow)]
+    pub format: Option<TextFormat<'a>>,
 }
 
 /// `text.format`: `{"type":"json_schema","name","schema","strict"}`, `{"type":"json_object"}`
 /// or `{"type":"text"}`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub(crate) struct TextFormat {
+pub(crate) struct TextFormat<'a> {
     #[serde(rename = "type", deserialize_with = "string")]
     pub kind: Option<String>,
     #[serde(deserialize_with = "string")]
     pub name: Option<String>,
-    pub schema: Option<Box<RawValue>>,
+    #[serde(borrow)]
+    pub schema: Option<&'a RawValue>,
     pub strict: Option<bool>,
 }
 
 /// `input`: a plain string (one user message) or the item list.
 #[derive(Debug)]
-pub(crate) enum Input {
+pub(crate) enum Input<'a> {
     Text(String),
-    Items(Vec<Item>),
+    Items(Vec<Item<'a>>),
 }
 
 /// One input item, all types in one flat struct: which fields are meaningful depends on
 /// `kind` (`type`). Items without `type` but with `role` are messages (Responses shorthand).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub(crate) struct Item {
+pub(crate) struct Item<'a> {
     #[serde(rename = "type", deserialize_with = "string")]
     pub kind: Option<String>,
     #[serde(deserialize_with = "string")]
     pub role: Option<String>,
     /// Message content, or a reasoning item's `content` (`reasoning_text` parts).
-    #[serde(deserialize_with = "content")]
-    pub content: Option<Content>,
+    #[serde(borrow, deserialize_with = "content")]
+    pub content: Option<Content<'a>>,
     #[serde(deserialize_with = "string")]
     pub call_id: Option<String>,
     #[serde(deserialize_with = "string")]
@@ -96,37 +103,41 @@ pub(crate) struct Item {
     #[serde(deserialize_with = "string")]
     pub namespace: Option<String>,
     /// `function_call`: a JSON string; `tool_search_call`: an object.
-    pub arguments: Option<Box<RawValue>>,
+    #[serde(borrow)]
+    pub arguments: Option<&'a RawValue>,
     /// `custom_tool_call`: the raw freeform input (a JSON string).
-    pub input: Option<Box<RawValue>>,
+    #[serde(borrow)]
+    pub input: Option<&'a RawValue>,
     /// `*_output`: a string or an array of content parts.
-    pub output: Option<Box<RawValue>>,
-    #[serde(deserialize_with = "seq")]
-    pub summary: Option<Vec<Part>>,
-    #[serde(deserialize_with = "string")]
-    pub encrypted_content: Option<String>,
+    #[serde(borrow)]
+    pub output: Option<&'a RawValue>,
+    #[serde(borrow, deserialize_with = "seq")]
+    pub summary: Option<Vec<Part<'a>>>,
+    /// Borrowed: a long session replays dozens of these (base64, no escapes) per request.
+    #[serde(borrow, deserialize_with = "cow_str")]
+    pub encrypted_content: Option<Cow<'a, str>>,
     /// `tool_search_output` / `additional_tools`: tool definitions.
-    #[serde(deserialize_with = "seq")]
-    pub tools: Option<Vec<ToolDef>>,
+    #[serde(borrow, deserialize_with = "seq")]
+    pub tools: Option<Vec<ToolDef<'a>>>,
 }
 
 /// Message content: a plain string or a list of parts.
 #[derive(Debug)]
-pub(crate) enum Content {
+pub(crate) enum Content<'a> {
     Text(String),
-    Parts(Vec<Part>),
+    Parts(Vec<Part<'a>>),
 }
 
 /// A content part (`input_text`, `output_text`, `input_image`, `reasoning_text`,
 /// `summary_text`, `refusal`, …).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub(crate) struct Part {
+pub(crate) struct Part<'a> {
     #[serde(rename = "type", deserialize_with = "string")]
     pub kind: Option<String>,
     /// Kept as the escaped JSON string token: it is written upstream verbatim.
-    #[serde(deserialize_with = "json_str")]
-    pub text: Option<Box<RawValue>>,
+    #[serde(borrow, deserialize_with = "json_str")]
+    pub text: Option<&'a RawValue>,
     #[serde(deserialize_with = "string")]
     pub refusal: Option<String>,
     /// A string in the Responses API; `{"url":…}` accepted too.
@@ -139,18 +150,19 @@ pub(crate) struct Part {
 /// A tool definition (`function`, `namespace`, `custom`, `tool_search`, hosted tools…).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub(crate) struct ToolDef {
+pub(crate) struct ToolDef<'a> {
     #[serde(rename = "type", deserialize_with = "string")]
     pub kind: Option<String>,
     #[serde(deserialize_with = "string")]
     pub name: Option<String>,
     /// Kept as the escaped JSON string token: it is written upstream verbatim.
-    #[serde(deserialize_with = "json_str")]
-    pub description: Option<Box<RawValue>>,
-    pub parameters: Option<Box<RawValue>>,
+    #[serde(borrow, deserialize_with = "json_str")]
+    pub description: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub parameters: Option<&'a RawValue>,
     /// Inner tools of a `namespace`.
-    #[serde(deserialize_with = "seq")]
-    pub tools: Option<Vec<ToolDef>>,
+    #[serde(borrow, deserialize_with = "seq")]
+    pub tools: Option<Vec<ToolDef<'a>>>,
     /// A `custom` tool's input format.
     #[serde(deserialize_with = "object")]
     pub format: Option<CustomFormat>,
@@ -230,16 +242,44 @@ pub(crate) fn string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, 
     d.deserialize_any(V)
 }
 
+/// A string, borrowed from the body when it has no escapes, or `None` for any other value.
+fn cow_str<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<Cow<'de, str>>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Borrowed(v)))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v.to_owned())))
+        }
+        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v)))
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            skip_seq(seq).map(|()| None)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            skip_map(map).map(|()| None)
+        }
+        ignore_other_kinds!();
+    }
+    d.deserialize_any(V)
+}
+
 /// A string kept as its raw (escaped) JSON token, or `None` for any other value.
-fn json_str<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Box<RawValue>>, D::Error> {
-    let raw = Option::<Box<RawValue>>::deserialize(d)?;
+fn json_str<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    let raw = Option::<&'de RawValue>::deserialize(d)?;
     Ok(raw.filter(|r| raw_kind(r) == RawKind::String))
 }
 
 /// `instructions`: a string (kept escaped) or a list of parts; anything else is ignored.
 pub(crate) enum Instructions<'a> {
     Text(&'a RawValue),
-    Parts(Vec<Part>),
+    Parts(Vec<Part<'a>>),
 }
 
 pub(crate) fn instructions(raw: &RawValue) -> Option<Instructions<'_>> {
@@ -285,10 +325,10 @@ fn image_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error
 pub(crate) fn seq<'de, D, T>(d: D) -> Result<Option<Vec<T>>, D::Error>
 where
     D: Deserializer<'de>,
-    T: DeserializeOwned,
+    T: Deserialize<'de>,
 {
     struct V<T>(PhantomData<T>);
-    impl<'de, T: DeserializeOwned> Visitor<'de> for V<T> {
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
         type Value = Option<Vec<T>>;
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
             f.write_str("a list")
@@ -311,7 +351,7 @@ where
 fn collect_objects<'de, A, T>(mut seq: A) -> Result<Vec<T>, A::Error>
 where
     A: SeqAccess<'de>,
-    T: DeserializeOwned,
+    T: Deserialize<'de>,
 {
     let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
     while let Some(Lenient(v)) = seq.next_element::<Lenient<T>>()? {
@@ -325,10 +365,10 @@ where
 /// An element that is `T` when it is an object, and skipped otherwise.
 struct Lenient<T>(Option<T>);
 
-impl<'de, T: DeserializeOwned> Deserialize<'de> for Lenient<T> {
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Lenient<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V<T>(PhantomData<T>);
-        impl<'de, T: DeserializeOwned> Visitor<'de> for V<T> {
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
             type Value = Option<T>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("an object")
@@ -352,16 +392,16 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Lenient<T> {
 fn object<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
-    T: DeserializeOwned,
+    T: Deserialize<'de>,
 {
     Lenient::<T>::deserialize(d).map(|l| l.0)
 }
 
 /// Message content: a string or a list of parts; anything else is ignored.
-fn content<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Content>, D::Error> {
+fn content<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Content<'de>>, D::Error> {
     struct V;
     impl<'de> Visitor<'de> for V {
-        type Value = Option<Content>;
+        type Value = Option<Content<'de>>;
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
             f.write_str("a string or a list of content parts")
         }
@@ -383,10 +423,10 @@ fn content<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Content>, D::Error>
 }
 
 /// Top-level `input`: a string or a list of items. Any other type is a request error.
-fn input<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Input>, D::Error> {
+fn input<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Input<'de>>, D::Error> {
     struct V;
     impl<'de> Visitor<'de> for V {
-        type Value = Option<Input>;
+        type Value = Option<Input<'de>>;
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
             f.write_str("`input` as a string or an array of items")
         }
@@ -435,7 +475,7 @@ pub(crate) fn raw_kind(raw: &RawValue) -> RawKind {
 }
 
 /// Parses a raw JSON array whose object elements are `T` (others skipped).
-pub(crate) fn parse_raw_list<T: DeserializeOwned>(raw: &RawValue) -> Vec<T> {
+pub(crate) fn parse_raw_list<'a, T: Deserialize<'a>>(raw: &'a RawValue) -> Vec<T> {
     let mut de = serde_json::Deserializer::from_str(raw.get());
     match seq::<_, T>(&mut de) {
         Ok(Some(v)) => v,

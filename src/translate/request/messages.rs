@@ -64,11 +64,7 @@ pub(crate) fn build<'a>(
         Some(Instructions::Parts(parts)) => Some(ChatText::join(
             parts
                 .into_iter()
-                .filter_map(|p| {
-                    p.text
-                        .map(ChatText::RawOwned)
-                        .or(p.refusal.map(ChatText::owned))
-                })
+                .filter_map(|p| p.text.map(ChatText::raw).or(p.refusal.map(ChatText::owned)))
                 .collect(),
             "\n\n",
         )),
@@ -238,12 +234,12 @@ impl<'a> Walker<'a, '_> {
                 let name = required(item.name.as_deref(), kind, "name")?;
                 (
                     self.table.wire_for(ns, name),
-                    json_arguments(item.arguments.as_deref()),
+                    json_arguments(item.arguments),
                 )
             }
             "custom_tool_call" => {
                 let name = required(item.name.as_deref(), kind, "name")?;
-                let input = item.input.as_deref().map_or(r#""""#, RawValue::get);
+                let input = item.input.map_or(r#""""#, RawValue::get);
                 let args = format!(r#"{{"input":{input}}}"#);
                 (
                     self.table.wire_for(ns, name),
@@ -254,7 +250,7 @@ impl<'a> Walker<'a, '_> {
                 let name = item.name.as_deref().unwrap_or("tool_search");
                 (
                     self.table.wire_for(ns, name),
-                    json_arguments(item.arguments.as_deref()),
+                    json_arguments(item.arguments),
                 )
             }
         };
@@ -275,7 +271,7 @@ impl<'a> Walker<'a, '_> {
                 images: Vec::new(),
             });
         }
-        let Some(raw) = item.output.as_deref() else {
+        let Some(raw) = item.output else {
             return Ok(Output {
                 call_id,
                 content: ChatContent::Text(ChatText::borrowed("")),
@@ -303,8 +299,8 @@ impl<'a> Walker<'a, '_> {
     }
 
     /// An array output: text parts joined with "\n"; images split off (or placeholders).
-    /// The parts were parsed from raw JSON here, so their text is owned by the result.
-    fn array_output(&self, parts: Vec<Part>) -> (ChatContent<'a>, Vec<ChatPart<'a>>) {
+    /// The parts were parsed from the output's raw JSON, so their texts borrow the body.
+    fn array_output(&self, parts: Vec<Part<'a>>) -> (ChatContent<'a>, Vec<ChatPart<'a>>) {
         let mut lines: Vec<ChatText<'a>> = Vec::with_capacity(parts.len());
         let mut images = Vec::new();
         for p in parts {
@@ -322,7 +318,7 @@ impl<'a> Walker<'a, '_> {
                     }
                 }
             } else if let Some(t) = p.text {
-                lines.push(ChatText::RawOwned(t));
+                lines.push(ChatText::raw(t));
             } else if let Some(t) = p.refusal {
                 lines.push(ChatText::owned(t));
             }
@@ -416,7 +412,7 @@ fn join<'a>(pieces: Vec<ChatText<'a>>, sep: &str) -> ChatText<'a> {
 }
 
 /// A part's text (kept escaped) or refusal.
-fn part_text(p: &Part) -> Option<ChatText<'_>> {
+fn part_text<'a>(p: &'a Part<'a>) -> Option<ChatText<'a>> {
     match (&p.text, &p.refusal) {
         (Some(t), _) => Some(ChatText::raw(t)),
         (None, Some(r)) => Some(ChatText::borrowed(r)),
@@ -432,13 +428,13 @@ fn text_of<'a>(c: &'a Content, sep: &str) -> ChatText<'a> {
     }
 }
 
-fn assistant_text(c: &Content) -> ChatText<'_> {
+fn assistant_text<'a>(c: &'a Content<'a>) -> ChatText<'a> {
     text_of(c, "")
 }
 
 /// A user message's content: a string when it is all text (or images become placeholders),
 /// else `text` / `image_url` parts.
-fn user_content(c: &Content, images: ImagePolicy) -> ChatContent<'_> {
+fn user_content<'a>(c: &'a Content<'a>, images: ImagePolicy) -> ChatContent<'a> {
     let parts = match c {
         Content::Text(s) => return ChatContent::Text(ChatText::borrowed(s)),
         Content::Parts(parts) => parts,
@@ -452,7 +448,7 @@ fn user_content(c: &Content, images: ImagePolicy) -> ChatContent<'_> {
                     Some(url) => out.push(image_part(url, p.detail.as_deref())),
                     None => tracing::debug!("Skipping an image part without a URL"),
                 }
-            } else if let Some(t) = p.text.as_deref() {
+            } else if let Some(t) = p.text {
                 out.push(ChatPart::Text {
                     text: ChatText::raw(t),
                 });
@@ -466,7 +462,7 @@ fn user_content(c: &Content, images: ImagePolicy) -> ChatContent<'_> {
             if is_image(p) {
                 Some(ChatText::borrowed(IMAGE_PLACEHOLDER))
             } else {
-                p.text.as_deref().map(ChatText::raw)
+                p.text.map(ChatText::raw)
             }
         })
         .collect();
@@ -474,7 +470,7 @@ fn user_content(c: &Content, images: ImagePolicy) -> ChatContent<'_> {
 }
 
 /// A reasoning item's text: our envelope, else the raw reasoning text, else the summary.
-fn reasoning_text(item: &Item) -> Option<ChatText<'_>> {
+fn reasoning_text<'a>(item: &'a Item<'a>) -> Option<ChatText<'a>> {
     if let Some(text) = item
         .encrypted_content
         .as_deref()
@@ -496,7 +492,7 @@ fn reasoning_text(item: &Item) -> Option<ChatText<'_>> {
             .as_deref()
             .unwrap_or_default()
             .iter()
-            .filter_map(|p| p.text.as_deref().map(ChatText::raw))
+            .filter_map(|p| p.text.map(ChatText::raw))
             .filter(|t| !t.is_empty())
             .collect(),
         "\n\n",

@@ -79,7 +79,7 @@ impl<'a> Builder<'a> {
                     Some(raw) if input::raw_kind(raw) == RawKind::Object => Params::Borrowed(raw),
                     _ => owned_params(EMPTY_PARAMS),
                 };
-                let description = describe(ns, def.description.as_deref());
+                let description = describe(ns, def.description);
                 self.push(ns, name, ToolKind::Function, description, params);
             }
             "custom" => {
@@ -94,7 +94,7 @@ impl<'a> Builder<'a> {
                     pieces.push(ChatText::borrowed("\n\n"));
                 }
                 pieces.push(ChatText::borrowed(CUSTOM_NOTE));
-                if let Some(d) = nonempty(def.description.as_deref()) {
+                if let Some(d) = nonempty(def.description) {
                     pieces.push(ChatText::borrowed("\n\n"));
                     pieces.push(ChatText::raw(d));
                 }
@@ -125,7 +125,7 @@ impl<'a> Builder<'a> {
                     Some(raw) if input::raw_kind(raw) == RawKind::Object => Params::Borrowed(raw),
                     _ => owned_params(EMPTY_PARAMS),
                 };
-                let description = describe(ns, def.description.as_deref());
+                let description = describe(ns, def.description);
                 self.push(ns, name, ToolKind::ToolSearch, description, params);
             }
             "namespace" if ns.is_none() => {
@@ -135,7 +135,7 @@ impl<'a> Builder<'a> {
                 };
                 let inner = Ns {
                     name,
-                    description: nonempty(def.description.as_deref()),
+                    description: nonempty(def.description),
                 };
                 for t in def.tools.as_deref().unwrap_or_default() {
                     self.add(t, Some(&inner));
