@@ -219,27 +219,7 @@ macro_rules! ignore_other_kinds {
 
 /// A string, or `None` for any other value.
 pub(crate) fn string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    struct V;
-    impl<'de> Visitor<'de> for V {
-        type Value = Option<String>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a string")
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            Ok(Some(v.to_owned()))
-        }
-        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-            Ok(Some(v))
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-            skip_seq(seq).map(|()| None)
-        }
-        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-            skip_map(map).map(|()| None)
-        }
-        ignore_other_kinds!();
-    }
-    d.deserialize_any(V)
+    cow_str(d).map(|s| s.map(Cow::into_owned))
 }
 
 /// A string, borrowed from the body when it has no escapes, or `None` for any other value.
