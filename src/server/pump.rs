@@ -63,16 +63,7 @@ pub async fn start(p: Pump) -> ShimBody {
     translator.start(&mut out);
     let mut parser = SseParser::new(MAX_EVENT_BYTES);
     let mut body: UpstreamBody = Box::pin(response.bytes_stream());
-    // Polling the body once tells hyper's connection task we want it; one turn lets that task
-    // decode the bytes it already holds.
-    let first = match body.next().now_or_never() {
-        Some(item) => Some(item),
-        None => {
-            YieldOnce(false).await;
-            body.next().now_or_never()
-        }
-    };
-    if let Some(item) = first {
+    if let Some(item) = next_ready(&mut body).await {
         let ended = take_ready(
             item,
             &mut body,
@@ -308,20 +299,27 @@ async fn take_ready(
         if translator.is_terminated() || out.len() >= COALESCE_LIMIT {
             return false;
         }
-        item = match body.next().now_or_never() {
-            Some(next) => next,
-            // Let hyper's connection task decode what it has already read, once, then look
-            // again; when nothing more is there, write what we have (no added wait).
-            None => {
-                YieldOnce(false).await;
-                match body.next().now_or_never() {
-                    // Keep going while each yield brings more: hyper decodes one chunk per turn.
-                    Some(next) => next,
-                    None => return false,
-                }
-            }
-        };
+        // Keep going while each turn brings more: hyper decodes one chunk per turn. When
+        // nothing more is there, write what we have (no added wait).
+        match next_ready(body).await {
+            Some(next) => item = next,
+            None => return false,
+        }
     }
+}
+
+/// The body's next item if it is there without waiting for the network: polled once, and if
+/// that finds nothing, once more after hyper's connection task had one turn to decode what it
+/// has already read (the first poll is what tells that task we want the body).
+async fn next_ready<S>(body: &mut S) -> Option<Option<S::Item>>
+where
+    S: futures_util::Stream + Unpin,
+{
+    if let Some(item) = body.next().now_or_never() {
+        return Some(item);
+    }
+    YieldOnce(false).await;
+    body.next().now_or_never()
 }
 
 /// Gives the other ready tasks (hyper's connection task) one turn, then resumes. Unlike

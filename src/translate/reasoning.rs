@@ -45,9 +45,7 @@ pub fn encode(provider: &str, model: &str, text: &str) -> String {
 /// Decodes an `encrypted_content` value produced by [`encode`]; `None` for anything else
 /// (another provider's opaque blob, a newer or corrupted envelope).
 pub fn decode(encrypted: &str) -> Option<Envelope> {
-    let body = encrypted.strip_prefix(ENVELOPE_PREFIX)?;
-    let bytes = URL_SAFE_NO_PAD.decode(body.trim_end_matches('=')).ok()?;
-    let env: Envelope = serde_json::from_slice(&bytes).ok()?;
+    let env: Envelope = serde_json::from_slice(&envelope_json(encrypted)?).ok()?;
     (env.v == 1).then_some(env)
 }
 
@@ -60,11 +58,15 @@ pub fn decode_text_raw(encrypted: &str) -> Option<Box<RawValue>> {
         v: u32,
         text: Box<RawValue>,
     }
-    let body = encrypted.strip_prefix(ENVELOPE_PREFIX)?;
-    let bytes = URL_SAFE_NO_PAD.decode(body.trim_end_matches('=')).ok()?;
-    let env: TextOnly = serde_json::from_slice(&bytes).ok()?;
+    let env: TextOnly = serde_json::from_slice(&envelope_json(encrypted)?).ok()?;
     // `text` must be a string, as in [`Envelope`].
     (env.v == 1 && env.text.get().starts_with('"')).then_some(env.text)
+}
+
+/// The envelope's JSON: the value without our prefix, base64url-decoded.
+fn envelope_json(encrypted: &str) -> Option<Vec<u8>> {
+    let body = encrypted.strip_prefix(ENVELOPE_PREFIX)?;
+    URL_SAFE_NO_PAD.decode(body.trim_end_matches('=')).ok()
 }
 
 #[cfg(test)]

@@ -120,14 +120,7 @@ pub struct TranslatedRequest {
 
 /// Parses a Responses request body.
 pub fn parse_request(body: &[u8]) -> Result<ResponsesRequest<'_>, TranslateError> {
-    // One UTF-8 check of the whole body lets serde read it as text and skip its own check of
-    // every string and raw value (see docs/benchmarks.md). Invalid UTF-8 goes through the
-    // byte reader only for its error message (with line and column).
-    let parsed = match std::str::from_utf8(body) {
-        Ok(text) => serde_json::from_str::<RequestFields>(text),
-        Err(_) => serde_json::from_slice::<RequestFields>(body),
-    };
-    let mut fields = parsed.map_err(|e| {
+    let mut fields: RequestFields = super::json_from_bytes(body).map_err(|e| {
         if e.is_data() {
             TranslateError::Invalid(format!("invalid request: {e}"))
         } else {

@@ -299,20 +299,14 @@ impl StreamTranslator {
             return;
         }
         let sanitized;
-        // As for requests: one UTF-8 check of the event, then serde skips its check of every
-        // key and string (~15% of a chunk's parse, measured).
-        let parsed = match std::str::from_utf8(data) {
-            Ok(text) => serde_json::from_str::<ChatChunk<'_>>(text),
-            Err(_) => serde_json::from_slice::<ChatChunk<'_>>(data),
-        };
-        let chunk = match parsed {
+        let chunk = match super::json_from_bytes::<ChatChunk<'_>>(data) {
             Ok(c) => c,
             Err(first) => match sanitize_lone_surrogates(data) {
                 // A server that splits a character between tokens can emit half a
                 // surrogate pair as `\ud83d`; serde refuses it, so replace it and retry.
                 Some(fixed) => {
                     sanitized = fixed;
-                    match serde_json::from_slice::<ChatChunk<'_>>(&sanitized) {
+                    match super::json_from_bytes::<ChatChunk<'_>>(&sanitized) {
                         Ok(c) => c,
                         Err(e) => {
                             tracing::debug!(error = %e, "skipping an upstream data event that is not a chat chunk");
