@@ -64,6 +64,19 @@ fn status_json(d: &Daemon) -> StatusReport {
 }
 
 /// Sends raw bytes on the control socket and reads whatever comes back until EOF.
+/// The status once the daemon has counted one finished request (or after 10 s: the caller's
+/// assertions then say what was counted). The counters move after the reply's last byte.
+async fn status_after_one_request(d: &Daemon) -> StatusReport {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let s = status_json(d);
+        if (s.requests.total, s.requests.active) == (1, 0) || Instant::now() > deadline {
+            return s;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn raw_exchange(socket: &Path, bytes: &[u8]) -> String {
     let mut s = UnixStream::connect(socket).expect("connect to control socket");
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
@@ -403,14 +416,7 @@ async fn status_reports_the_daemons_real_state() {
         .unwrap();
     assert_eq!(r.status(), 200);
     let _ = r.text().await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let s = loop {
-        let s = status_json(&d);
-        if (s.requests.total, s.requests.active) == (1, 0) || Instant::now() > deadline {
-            break s;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let s = status_after_one_request(&d).await;
     assert_eq!(
         (s.requests.total, s.requests.active, s.requests.failed),
         (1, 0, 0)
@@ -887,14 +893,7 @@ async fn a_successful_models_request_is_counted_and_not_as_a_failure() {
             .unwrap();
         assert_eq!(r.status(), 200);
         let _ = r.text().await.unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let s = loop {
-            let s = status_json(&d);
-            if (s.requests.total, s.requests.active) == (1, 0) || Instant::now() > deadline {
-                break s;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
+        let s = status_after_one_request(&d).await;
         assert_eq!(
             (s.requests.total, s.requests.active, s.requests.failed),
             (1, 0, 0),

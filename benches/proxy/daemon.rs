@@ -23,15 +23,6 @@ pub struct Daemon {
     _dir: tempfile::TempDir,
 }
 
-fn parse_listening(line: &str) -> Option<SocketAddr> {
-    let rest = &line[line.find("Listening on http://")? + "Listening on http://".len()..];
-    let addr: String = rest
-        .chars()
-        .take_while(|c| c.is_ascii_hexdigit() || matches!(c, '.' | ':' | '[' | ']'))
-        .collect();
-    addr.parse().ok()
-}
-
 impl Daemon {
     pub fn start(bin: &PathBuf, upstream: &str) -> io::Result<Daemon> {
         let dir = tempfile::Builder::new().prefix("shim-bench").tempdir()?;
@@ -84,7 +75,7 @@ impl Daemon {
             std::thread::spawn(move || {
                 for line in BufReader::new(pipe).lines() {
                     let Ok(line) = line else { break };
-                    if let Some(a) = parse_listening(&line) {
+                    if let Some(a) = deepinfra_shim::service::run::listening_addr(&line) {
                         let _ = tx.send(a);
                     }
                     let mut l = log.lock().unwrap();

@@ -216,6 +216,17 @@ fn spawn_timer_anchor() {
     });
 }
 
+/// Finds `ADDR` in a line containing the `Listening on http://ADDR` message logged above (in
+/// any log format), for harnesses and scripts that start the daemon with `--port 0`.
+pub fn listening_addr(line: &str) -> Option<SocketAddr> {
+    const MARK: &str = "Listening on http://";
+    let rest = &line[line.find(MARK)? + MARK.len()..];
+    let end = rest
+        .find(|c: char| !(c.is_ascii_hexdigit() || matches!(c, '.' | ':' | '[' | ']')))
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
 /// Parse -> validate -> swap, or keep the old config and say why.
 pub fn reload(state: &State, reloader: &Reloader, differ: Differ, source: &str) -> ReloadOutcome {
     notify::reloading();

@@ -70,15 +70,8 @@ pub fn strip_ansi(line: &str) -> String {
     out
 }
 
-/// Finds `ADDR` in a line containing `Listening on http://ADDR`.
-pub fn parse_listening(line: &str) -> Option<SocketAddr> {
-    let rest = &line[line.find("Listening on http://")? + "Listening on http://".len()..];
-    let addr: String = rest
-        .chars()
-        .take_while(|c| c.is_ascii_hexdigit() || matches!(c, '.' | ':' | '[' | ']'))
-        .collect();
-    addr.parse().ok()
-}
+/// Finds `ADDR` in a line containing `Listening on http://ADDR` (the daemon's own parser).
+pub use deepinfra_shim::service::run::listening_addr as parse_listening;
 
 /// Log lines shared between the reader threads and the test.
 #[derive(Default)]
