@@ -8,6 +8,8 @@
 //!   event per push (as the daemon sees a token-by-token upstream).
 //!
 //! Under `cargo test --all-targets` divan runs each benchmark once, as a test.
+// Test code: a panic is how a check fails, and a sleep here blocks no request.
+#![allow(clippy::unwrap_used, clippy::disallowed_methods)]
 
 #[path = "common/workload.rs"]
 mod workload;
@@ -33,7 +35,7 @@ fn request_body(size: &str) -> Vec<u8> {
 }
 
 #[divan::bench(args = ["40k", "400k"])]
-fn request_parse(bencher: Bencher, size: &str) {
+fn request_parse(bencher: Bencher<'_, '_>, size: &str) {
     let body = request_body(size);
     bencher
         .counter(BytesCount::new(body.len()))
@@ -41,7 +43,7 @@ fn request_parse(bencher: Bencher, size: &str) {
 }
 
 #[divan::bench(args = ["40k", "400k"])]
-fn request_translate(bencher: Bencher, size: &str) {
+fn request_translate(bencher: Bencher<'_, '_>, size: &str) {
     let body = request_body(size);
     let req = parse_request(&body).expect("parses");
     let opts = TranslateOptions::for_model("bench/codex");
@@ -51,7 +53,7 @@ fn request_translate(bencher: Bencher, size: &str) {
 }
 
 #[divan::bench(args = ["40k", "400k"])]
-fn request_parse_and_translate(bencher: Bencher, size: &str) {
+fn request_parse_and_translate(bencher: Bencher<'_, '_>, size: &str) {
     let body = request_body(size);
     let opts = TranslateOptions::for_model("bench/codex");
     bencher.counter(BytesCount::new(body.len())).bench(|| {
@@ -132,7 +134,7 @@ fn stream_body(name: &str) -> Vec<u8> {
 }
 
 #[divan::bench(args = ["E5", "E7", "turn-1x", "turn-10x"])]
-fn stream_whole_body(bencher: Bencher, name: &str) {
+fn stream_whole_body(bencher: Bencher<'_, '_>, name: &str) {
     let body = stream_body(name);
     bencher
         .counter(BytesCount::new(body.len()))
@@ -140,7 +142,7 @@ fn stream_whole_body(bencher: Bencher, name: &str) {
 }
 
 #[divan::bench(args = ["E5", "E7", "turn-1x", "turn-10x"])]
-fn stream_per_event(bencher: Bencher, name: &str) {
+fn stream_per_event(bencher: Bencher<'_, '_>, name: &str) {
     let body = stream_body(name);
     bencher
         .counter(BytesCount::new(body.len()))

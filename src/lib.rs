@@ -13,6 +13,8 @@
 //! - [`control`]: the control-socket protocol shared by the daemon and `shimctl`.
 //! - [`service`]: process life: logging, signals, sd-notify, reload, shutdown.
 #![forbid(unsafe_code)]
+// Unit tests may unwrap and sleep: a panic is how a test fails, and they run without a runtime.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::disallowed_methods))]
 
 pub mod catalog;
 pub mod config;

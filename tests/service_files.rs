@@ -20,6 +20,8 @@
 //! Nothing here talks to a real service manager: scripts run with a cleared environment (no
 //! `XDG_RUNTIME_DIR`, no D-Bus address) and uninstall only runs against a `DESTDIR`, so a
 //! developer's own running service is never touched.
+// Test code: a panic is how a check fails, and a sleep here blocks no request.
+#![allow(clippy::unwrap_used, clippy::disallowed_methods)]
 #![cfg(unix)]
 
 use std::collections::BTreeMap;
@@ -933,10 +935,10 @@ impl Upstream {
                     if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
                         break;
                     }
-                    if let Some((k, v)) = line.split_once(':') {
-                        if k.eq_ignore_ascii_case("authorization") {
-                            header = v.trim().to_owned();
-                        }
+                    if let Some((k, v)) = line.split_once(':')
+                        && k.eq_ignore_ascii_case("authorization")
+                    {
+                        header = v.trim().to_owned();
                     }
                 }
                 seen.lock().unwrap().push(header);

@@ -70,10 +70,10 @@ pub fn sse_light(body: &[u8], n: &Needles) -> Result<(), String> {
         ("tool name", &n.call_name),
         ("tool arguments", &n.call_args),
     ] {
-        if let Some(needle) = needle {
-            if !contains(body, needle) {
-                return Err(format!("the expected {what} is missing from the reply"));
-            }
+        if let Some(needle) = needle
+            && !contains(body, needle)
+        {
+            return Err(format!("the expected {what} is missing from the reply"));
         }
     }
     Ok(())
@@ -173,19 +173,20 @@ pub fn sse_deep(body: &[u8], e: &Expect) -> Result<(), String> {
             return Err(format!("output_item.done text is {done_text:?}"));
         }
     }
-    if let Some(r) = &e.reasoning {
-        if &reasoning != r && &reasoning_summary != r {
-            return Err(format!(
-                "reasoning deltas add up to {reasoning:?}, expected {r:?}"
-            ));
-        }
+    if let Some(r) = &e.reasoning
+        && &reasoning != r
+        && &reasoning_summary != r
+    {
+        return Err(format!(
+            "reasoning deltas add up to {reasoning:?}, expected {r:?}"
+        ));
     }
-    if let Some(c) = &e.call {
-        if done_call.as_ref() != Some(c) {
-            return Err(format!(
-                "output_item.done call is {done_call:?}, expected {c:?}"
-            ));
-        }
+    if let Some(c) = &e.call
+        && done_call.as_ref() != Some(c)
+    {
+        return Err(format!(
+            "output_item.done call is {done_call:?}, expected {c:?}"
+        ));
     }
     let total = v["response"]["usage"]["total_tokens"].as_u64();
     if total != Some(e.total_tokens) {
@@ -212,10 +213,10 @@ pub fn json(body: &[u8], e: &Expect) -> Result<(), String> {
         .flat_map(|i| i["content"].as_array().cloned().unwrap_or_default())
         .filter_map(|p| p["text"].as_str().map(str::to_owned))
         .collect::<String>();
-    if let Some(t) = &e.text {
-        if &text != t {
-            return Err(format!("output text is {text:?}, expected {t:?}"));
-        }
+    if let Some(t) = &e.text
+        && &text != t
+    {
+        return Err(format!("output text is {text:?}, expected {t:?}"));
     }
     if v["usage"]["total_tokens"].as_u64() != Some(e.total_tokens) {
         return Err(format!("usage is {}", v["usage"]));

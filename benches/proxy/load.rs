@@ -146,7 +146,7 @@ pub async fn run(target: Rc<Target>, conns: usize, limits: &Limits) -> io::Resul
                     break;
                 }
                 issued.set(n + 1);
-                let deep = mine < 2 || n % deep_every == 0;
+                let deep = mine < 2 || n.is_multiple_of(deep_every);
                 mine += 1;
                 let outcome = tokio::time::timeout(
                     REQUEST_TIMEOUT,

@@ -24,6 +24,8 @@
 //!
 //! Bounded: every phase has a request budget and a time limit, every request a 30 s timeout;
 //! loopback only; the daemon is killed when the run ends, fails, panics or gets Ctrl-C.
+// Test code: a panic is how a check fails, and a sleep here blocks no request.
+#![allow(clippy::unwrap_used, clippy::disallowed_methods)]
 
 #[path = "../common/workload.rs"]
 mod workload;

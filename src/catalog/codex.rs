@@ -100,6 +100,10 @@ fn run(
     for _ in 0..5 {
         match &attempt {
             Err(e) if e.raw_os_error() == Some(ETXTBSY) => {
+                #[allow(
+                    clippy::disallowed_methods,
+                    reason = "shimctl is synchronous here: no runtime to block"
+                )]
                 std::thread::sleep(Duration::from_millis(50));
                 attempt = spawn();
             }
@@ -124,6 +128,10 @@ fn run(
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break status,
+            #[allow(
+                clippy::disallowed_methods,
+                reason = "shimctl is synchronous here: no runtime to block"
+            )]
             Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
             Ok(None) => {
                 kill_group(child.id());

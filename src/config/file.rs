@@ -153,31 +153,31 @@ fn humanize(raw: &str) -> String {
         Some(p) => format!("{p}.{key}"),
         None => key.to_owned(),
     };
-    if let Some(tail) = rest.strip_prefix("unknown field `") {
-        if let Some((key, expected)) = tail.split_once('`') {
-            let expected = expected.trim_start_matches(',').trim();
-            let expected = expected
-                .strip_prefix("expected ")
-                .map(|e| format!(" (expected {e})"))
-                .unwrap_or_else(|| {
-                    if expected.contains("no fields") {
-                        " (this section takes no keys)".to_owned()
-                    } else {
-                        String::new()
-                    }
-                });
-            return format!("unknown key `{}`{expected}", join(key));
-        }
+    if let Some(tail) = rest.strip_prefix("unknown field `")
+        && let Some((key, expected)) = tail.split_once('`')
+    {
+        let expected = expected.trim_start_matches(',').trim();
+        let expected = expected
+            .strip_prefix("expected ")
+            .map(|e| format!(" (expected {e})"))
+            .unwrap_or_else(|| {
+                if expected.contains("no fields") {
+                    " (this section takes no keys)".to_owned()
+                } else {
+                    String::new()
+                }
+            });
+        return format!("unknown key `{}`{expected}", join(key));
     }
-    if let Some(tail) = rest.strip_prefix("duplicate field `") {
-        if let Some((key, _)) = tail.split_once('`') {
-            return format!("duplicate key `{}`", join(key));
-        }
+    if let Some(tail) = rest.strip_prefix("duplicate field `")
+        && let Some((key, _)) = tail.split_once('`')
+    {
+        return format!("duplicate key `{}`", join(key));
     }
-    if let Some(tail) = rest.strip_prefix("missing field `") {
-        if let Some((key, _)) = tail.split_once('`') {
-            return format!("missing key `{}`", join(key));
-        }
+    if let Some(tail) = rest.strip_prefix("missing field `")
+        && let Some((key, _)) = tail.split_once('`')
+    {
+        return format!("missing key `{}`", join(key));
     }
     let rest = rest
         .replace("expected u64", "expected a whole number >= 0")
@@ -232,12 +232,12 @@ fn mark_len(s: &str) -> usize {
     }
     if let Some(r) = s.strip_prefix("line ") {
         let n = digits(r);
-        if n > 0 {
-            if let Some(r2) = r[n..].strip_prefix(" column ") {
-                let m = digits(r2);
-                if m > 0 {
-                    return "line ".len() + n + " column ".len() + m;
-                }
+        if n > 0
+            && let Some(r2) = r[n..].strip_prefix(" column ")
+        {
+            let m = digits(r2);
+            if m > 0 {
+                return "line ".len() + n + " column ".len() + m;
             }
         }
     } else if let Some(r) = s.strip_prefix("position ") {

@@ -175,16 +175,16 @@ pub fn validate(eff: Effective, env: &Env) -> Result<Config, Vec<Problem>> {
         .and_then(|name| env.get(name))
         .map(split_keys)
         .unwrap_or_default();
-    if let (Some(name), Some(src)) = (&client_keys_env, &eff.client_keys_env) {
-        if client_keys.is_empty() {
-            c.push(
-                &src.source,
-                format!(
-                    "variable {name} is not set or holds no keys, so no client could \
+    if let (Some(name), Some(src)) = (&client_keys_env, &eff.client_keys_env)
+        && client_keys.is_empty()
+    {
+        c.push(
+            &src.source,
+            format!(
+                "variable {name} is not set or holds no keys, so no client could \
                      authenticate; set it to comma-separated keys or remove client_keys_env"
-                ),
-            );
-        }
+            ),
+        );
     }
     let allow_unauthenticated = eff.allow_unauthenticated.as_ref().is_some_and(|v| v.value);
     let listen = Listen {
@@ -194,18 +194,20 @@ pub fn validate(eff: Effective, env: &Env) -> Result<Config, Vec<Problem>> {
         client_keys,
         allow_unauthenticated,
     };
-    if !listen.is_loopback() && listen.client_keys.is_empty() && !allow_unauthenticated {
-        if let Some(src) = &eff.host {
-            c.push(
-                &src.source,
-                format!(
-                    "listen.host {} is not loopback: set listen.client_keys_env (clients then \
+    if !listen.is_loopback()
+        && listen.client_keys.is_empty()
+        && !allow_unauthenticated
+        && let Some(src) = &eff.host
+    {
+        c.push(
+            &src.source,
+            format!(
+                "listen.host {} is not loopback: set listen.client_keys_env (clients then \
                      send one of the keys as Bearer) or listen.allow_unauthenticated: true; an \
                      open bind lends your provider token to anyone on the network",
-                    listen.host
-                ),
-            );
-        }
+                listen.host
+            ),
+        );
     }
 
     // upstreams
@@ -641,12 +643,12 @@ pub fn check_url(s: &str) -> Result<String, String> {
     if !is_hostname(host) && host.parse::<Ipv6Addr>().is_err() {
         return Err(bad());
     }
-    if let Some(p) = port {
-        if p.parse::<u16>().is_err() {
-            return Err(format!(
-                "the URL's port must be a number 0-65535, got '{s}'"
-            ));
-        }
+    if let Some(p) = port
+        && p.parse::<u16>().is_err()
+    {
+        return Err(format!(
+            "the URL's port must be a number 0-65535, got '{s}'"
+        ));
     }
     Ok(t.trim_end_matches('/').to_owned())
 }

@@ -210,22 +210,21 @@ pub fn inspect(text: &str, base_url: &str) -> Result<CodexUse, CodexProblem> {
                 ),
             });
         }
-        if let Some((p, by)) = selections.first() {
-            if let Some(url) = providers
+        if let Some((p, by)) = selections.first()
+            && let Some(url) = providers
                 .get(p)
                 .and_then(|v| v.as_table())
                 .and_then(|t| str_of(t, "base_url"))
-            {
-                return Err(CodexProblem {
-                    message: format!(
-                        "Codex's provider '{p}' ({by}) points at {url}, not at this daemon ({base_url})"
-                    ),
-                    hint: format!(
-                        "set `base_url = {}` in [model_providers.{p}]",
-                        toml_str(base_url)
-                    ),
-                });
-            }
+        {
+            return Err(CodexProblem {
+                message: format!(
+                    "Codex's provider '{p}' ({by}) points at {url}, not at this daemon ({base_url})"
+                ),
+                hint: format!(
+                    "set `base_url = {}` in [model_providers.{p}]",
+                    toml_str(base_url)
+                ),
+            });
         }
         return Err(CodexProblem {
             message: format!("no Codex provider points at this daemon ({base_url})"),

@@ -387,10 +387,10 @@ pub fn render(checks: &[Check], st: Style) -> String {
             Level::Fail => st.red("FAIL"),
         };
         let _ = writeln!(out, "{tag}  {:<8} {}", c.what, c.detail);
-        if let Some(h) = &c.hint {
-            if c.level != Level::Ok {
-                let _ = writeln!(out, "      {:<8} fix: {h}", "");
-            }
+        if let Some(h) = &c.hint
+            && c.level != Level::Ok
+        {
+            let _ = writeln!(out, "      {:<8} fix: {h}", "");
         }
     }
     out

@@ -147,17 +147,18 @@ fn prepare_dir(path: &Path) -> Result<(), ControlError> {
         }),
         Ok(m) => {
             let me = crate::config::load::Env::from_process().uid();
-            if let Some(me) = me {
-                if m.uid() != me && m.uid() != 0 {
-                    return Err(ControlError::UnsafeDir {
-                        dir,
-                        reason: format!(
-                            "owned by uid {}, not by us (uid {me}); refusing to put the control \
+            if let Some(me) = me
+                && m.uid() != me
+                && m.uid() != 0
+            {
+                return Err(ControlError::UnsafeDir {
+                    dir,
+                    reason: format!(
+                        "owned by uid {}, not by us (uid {me}); refusing to put the control \
                              socket there",
-                            m.uid()
-                        ),
-                    });
-                }
+                        m.uid()
+                    ),
+                });
             }
             if m.mode() & 0o002 != 0 && m.mode() & 0o1000 == 0 {
                 return Err(ControlError::UnsafeDir {

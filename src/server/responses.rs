@@ -252,17 +252,17 @@ pub async fn read_body(
     body: Incoming,
     limit: usize,
 ) -> Result<Bytes, ApiError> {
-    if let Some(enc) = header_str(headers, "content-encoding") {
-        if !enc.eq_ignore_ascii_case("identity") {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "invalid_request_error",
-                Some("unsupported_content_encoding"),
-                format!(
-                    "request bodies with content-encoding '{enc}' are not supported; send them uncompressed"
-                ),
-            ));
-        }
+    if let Some(enc) = header_str(headers, "content-encoding")
+        && !enc.eq_ignore_ascii_case("identity")
+    {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_request_error",
+            Some("unsupported_content_encoding"),
+            format!(
+                "request bodies with content-encoding '{enc}' are not supported; send them uncompressed"
+            ),
+        ));
     }
     let declared = header_str(headers, "content-length").and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {

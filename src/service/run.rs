@@ -234,10 +234,10 @@ pub fn reload(state: &State, reloader: &Reloader, differ: Differ, source: &str) 
     let outcome = match reloader(&old) {
         Ok(new) => {
             let changes = differ(&old, &new);
-            if new.log.level != old.log.level {
-                if let Err(e) = state.log.set_level(&new.log.level) {
-                    tracing::warn!(error = %e, "Log level from the new config refused");
-                }
+            if new.log.level != old.log.level
+                && let Err(e) = state.log.set_level(&new.log.level)
+            {
+                tracing::warn!(error = %e, "Log level from the new config refused");
             }
             state.swap_config(new);
             let mut info = state.reload.lock().expect("reload lock");

@@ -120,7 +120,7 @@ pub struct TranslatedRequest {
 
 /// Parses a Responses request body.
 pub fn parse_request(body: &[u8]) -> Result<ResponsesRequest<'_>, TranslateError> {
-    let mut fields: RequestFields = super::json_from_bytes(body).map_err(|e| {
+    let mut fields: RequestFields<'_> = super::json_from_bytes(body).map_err(|e| {
         if e.is_data() {
             TranslateError::Invalid(format!("invalid request: {e}"))
         } else {
@@ -143,11 +143,11 @@ pub fn parse_request(body: &[u8]) -> Result<ResponsesRequest<'_>, TranslateError
 
 /// Builds the chat request for `req`.
 pub fn translate_request(
-    req: &ResponsesRequest,
+    req: &ResponsesRequest<'_>,
     opts: &TranslateOptions,
 ) -> Result<TranslatedRequest, TranslateError> {
     let f = &req.fields;
-    let items: &[input::Item] = match &f.input {
+    let items: &[input::Item<'_>] = match &f.input {
         Some(Input::Items(items)) => items,
         _ => &[],
     };

@@ -687,15 +687,15 @@ impl StreamTranslator {
         if call.index.is_none() {
             call.index = index;
         }
-        if call.id.is_empty() {
-            if let Some(id) = id {
-                call.id = id.into_owned();
-            }
+        if call.id.is_empty()
+            && let Some(id) = id
+        {
+            call.id = id.into_owned();
         }
-        if call.name.is_empty() {
-            if let Some(name) = name {
-                call.name = name.into_owned();
-            }
+        if call.name.is_empty()
+            && let Some(name) = name
+        {
+            call.name = name.into_owned();
         }
         if let Some(a) = arguments {
             call.arguments.push_str(&a.0);

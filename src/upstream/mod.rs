@@ -128,11 +128,11 @@ fn with_auth_and_headers(
             req = req.header(n, v);
         }
     }
-    if let Some(token) = bearer {
-        if let Ok(mut v) = HeaderValue::from_str(&format!("Bearer {token}")) {
-            v.set_sensitive(true);
-            req = req.header(AUTHORIZATION, v);
-        }
+    if let Some(token) = bearer
+        && let Ok(mut v) = HeaderValue::from_str(&format!("Bearer {token}"))
+    {
+        v.set_sensitive(true);
+        req = req.header(AUTHORIZATION, v);
     }
     req
 }

@@ -227,7 +227,7 @@ fn cow_str<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::
     struct V;
     impl<'de> Visitor<'de> for V {
         type Value = Option<Cow<'de, str>>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("a string")
         }
         fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
@@ -275,7 +275,7 @@ fn image_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error
     struct V;
     impl<'de> Visitor<'de> for V {
         type Value = Option<String>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("an image URL")
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
@@ -310,7 +310,7 @@ where
     struct V<T>(PhantomData<T>);
     impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
         type Value = Option<Vec<T>>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("a list")
         }
         fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
@@ -350,7 +350,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Lenient<T> {
         struct V<T>(PhantomData<T>);
         impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
             type Value = Option<T>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("an object")
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
@@ -382,7 +382,7 @@ fn content<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Content<'de>>, D::E
     struct V;
     impl<'de> Visitor<'de> for V {
         type Value = Option<Content<'de>>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("a string or a list of content parts")
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
@@ -407,7 +407,7 @@ fn input<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Input<'de>>, D::Error
     struct V;
     impl<'de> Visitor<'de> for V {
         type Value = Option<Input<'de>>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("`input` as a string or an array of items")
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {

@@ -47,7 +47,7 @@ const RESPONSES_LITE: &str = "this model slug uses Codex's \"responses lite\" mo
 
 pub(crate) fn build<'a>(
     instructions: Option<&'a RawValue>,
-    input: Option<&'a Input>,
+    input: Option<&'a Input<'_>>,
     table: &ToolTable,
     opts: &TranslateOptions,
 ) -> Result<Vec<ChatMessage<'a>>, TranslateError> {
@@ -138,7 +138,7 @@ struct Walker<'a, 'o> {
 }
 
 impl<'a> Walker<'a, '_> {
-    fn item(&mut self, item: &'a Item) -> Result<(), TranslateError> {
+    fn item(&mut self, item: &'a Item<'_>) -> Result<(), TranslateError> {
         let kind = item.kind.as_deref();
         match kind {
             Some("message") | None if item.role.is_some() => self.message(item),
@@ -180,7 +180,7 @@ impl<'a> Walker<'a, '_> {
         Ok(())
     }
 
-    fn message(&mut self, item: &'a Item) {
+    fn message(&mut self, item: &'a Item<'_>) {
         let role = item.role.as_deref().unwrap_or_default();
         let Some(content) = &item.content else {
             tracing::debug!(role, "Skipping a message without content");
@@ -225,7 +225,7 @@ impl<'a> Walker<'a, '_> {
         }
     }
 
-    fn call(&self, item: &'a Item) -> Result<ChatToolCall<'a>, TranslateError> {
+    fn call(&self, item: &'a Item<'_>) -> Result<ChatToolCall<'a>, TranslateError> {
         let kind = item.kind.as_deref().unwrap_or_default();
         let id = required(item.call_id.as_deref(), kind, "call_id")?;
         let ns = item.namespace.as_deref();
@@ -261,7 +261,7 @@ impl<'a> Walker<'a, '_> {
         })
     }
 
-    fn output(&self, item: &'a Item) -> Result<Output<'a>, TranslateError> {
+    fn output(&self, item: &'a Item<'_>) -> Result<Output<'a>, TranslateError> {
         let kind = item.kind.as_deref().unwrap_or_default();
         let call_id = required(item.call_id.as_deref(), kind, "call_id")?;
         if kind == "tool_search_output" {
@@ -282,7 +282,7 @@ impl<'a> Walker<'a, '_> {
             // The common case: pass the string through without decoding it.
             RawKind::String => (ChatContent::Text(ChatText::raw(raw)), Vec::new()),
             RawKind::Array => {
-                let parts: Vec<Part> = input::parse_raw_list(raw);
+                let parts: Vec<Part<'_>> = input::parse_raw_list(raw);
                 self.array_output(parts)
             }
             RawKind::Null => (ChatContent::Text(ChatText::borrowed("")), Vec::new()),
@@ -328,7 +328,7 @@ impl<'a> Walker<'a, '_> {
 
     /// The text of a `tool_search_output`: the wire names of the tools it loaded (they are
     /// in the chat `tools` array under those names).
-    fn loaded_tools(&self, item: &Item) -> String {
+    fn loaded_tools(&self, item: &Item<'_>) -> String {
         let mut names = Vec::new();
         for def in item.tools.as_deref().unwrap_or_default() {
             let Some(name) = def.name.as_deref() else {
@@ -381,7 +381,7 @@ fn json_arguments(raw: Option<&RawValue>) -> Arguments<'_> {
     }
 }
 
-fn is_image(p: &Part) -> bool {
+fn is_image(p: &Part<'_>) -> bool {
     matches!(
         p.kind.as_deref(),
         Some("input_image") | Some("image_url") | Some("image")
@@ -421,7 +421,7 @@ fn part_text<'a>(p: &'a Part<'a>) -> Option<ChatText<'a>> {
 }
 
 /// The text of a content value (text-bearing parts only), parts joined with `sep`.
-fn text_of<'a>(c: &'a Content, sep: &str) -> ChatText<'a> {
+fn text_of<'a>(c: &'a Content<'_>, sep: &str) -> ChatText<'a> {
     match c {
         Content::Text(s) => ChatText::borrowed(s),
         Content::Parts(parts) => join(parts.iter().filter_map(part_text).collect(), sep),

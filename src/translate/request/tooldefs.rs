@@ -30,7 +30,7 @@ pub(crate) struct ToolsOut<'a> {
     pub table: ToolTable,
 }
 
-pub(crate) fn build<'a>(top: Option<&'a [ToolDef]>, items: &'a [Item]) -> ToolsOut<'a> {
+pub(crate) fn build<'a>(top: Option<&'a [ToolDef<'_>]>, items: &'a [Item<'_>]) -> ToolsOut<'a> {
     let mut b = Builder {
         out: Vec::new(),
         table: ToolTable::new(),
@@ -67,7 +67,7 @@ struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
-    fn add(&mut self, def: &'a ToolDef, ns: Option<&Ns<'a>>) {
+    fn add(&mut self, def: &'a ToolDef<'_>, ns: Option<&Ns<'a>>) {
         let kind = def.kind.as_deref().unwrap_or("function");
         match kind {
             "function" => {
@@ -98,17 +98,17 @@ impl<'a> Builder<'a> {
                     pieces.push(ChatText::borrowed("\n\n"));
                     pieces.push(ChatText::raw(d));
                 }
-                if let Some(f) = &def.format {
-                    if let Some(definition) = f.definition.as_deref().filter(|d| !d.is_empty()) {
-                        let syntax = match f.syntax.as_deref() {
-                            Some("lark") | None => "Lark grammar".to_owned(),
-                            Some("regex") => "regular expression".to_owned(),
-                            Some(other) => format!("{other} grammar"),
-                        };
-                        pieces.push(ChatText::owned(format!(
-                            "\n\nThe input must follow this {syntax}:\n{definition}"
-                        )));
-                    }
+                if let Some(f) = &def.format
+                    && let Some(definition) = f.definition.as_deref().filter(|d| !d.is_empty())
+                {
+                    let syntax = match f.syntax.as_deref() {
+                        Some("lark") | None => "Lark grammar".to_owned(),
+                        Some("regex") => "regular expression".to_owned(),
+                        Some(other) => format!("{other} grammar"),
+                    };
+                    pieces.push(ChatText::owned(format!(
+                        "\n\nThe input must follow this {syntax}:\n{definition}"
+                    )));
                 }
                 let description = Some(ChatText::join(pieces, ""));
                 self.push(
