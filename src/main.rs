@@ -12,24 +12,18 @@ fn main() -> ExitCode {
     // One snapshot of the environment for the life of the process: reloads re-read the file,
     // never the environment (which nothing in the daemon mutates).
     let env = Env::from_process();
+    if cli.check_config {
+        return check_config(&cli, &env);
+    }
     let config = match config::load(&cli, &env) {
         Ok(c) => c,
         Err(e) => {
             for line in e.lines() {
                 eprintln!("deepinfra-shim: {line}");
             }
-            return ExitCode::from(if cli.check_config { 1 } else { e.exit_code() });
+            return ExitCode::from(e.exit_code());
         }
     };
-    if cli.check_config {
-        match &config.config_path {
-            Some(p) => println!("deepinfra-shim: configuration OK ({})", p.display()),
-            None => {
-                println!("deepinfra-shim: configuration OK (built-in defaults; no config file)")
-            }
-        }
-        return ExitCode::SUCCESS;
-    }
 
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -55,4 +49,46 @@ fn main() -> ExitCode {
         watch_path,
     }));
     ExitCode::from(code as u8)
+}
+
+/// `--check-config`: validates file + env + flags as a start would, names the file it checked,
+/// warns when other users could rewrite it; exit 0 valid, 1 invalid.
+fn check_config(cli: &Cli, env: &Env) -> ExitCode {
+    let path = config::load::config_path(cli, env).0;
+    let warning = path.as_deref().and_then(config::paths::permission_warning);
+    let code = match config::load(cli, env) {
+        Ok(c) => {
+            match (&c.config_path, &path) {
+                (Some(p), _) => println!("deepinfra-shim: configuration OK ({})", p.display()),
+                (None, Some(p)) => println!(
+                    "deepinfra-shim: configuration OK (built-in defaults; no config file at {})",
+                    p.display()
+                ),
+                (None, None) => {
+                    println!("deepinfra-shim: configuration OK (built-in defaults; no config file)")
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let lines = e.lines();
+            let checked = match &path {
+                Some(p) => p.display().to_string(),
+                None => "the configuration".to_owned(),
+            };
+            eprintln!(
+                "deepinfra-shim: {checked}: invalid ({} problem{}):",
+                lines.len(),
+                if lines.len() == 1 { "" } else { "s" }
+            );
+            for line in lines {
+                eprintln!("deepinfra-shim: {line}");
+            }
+            ExitCode::from(1)
+        }
+    };
+    if let Some(w) = warning {
+        eprintln!("deepinfra-shim: warning: {w}");
+    }
+    code
 }

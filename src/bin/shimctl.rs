@@ -57,9 +57,11 @@ enum Command {
     },
     /// Reload the config file now; print what changed, or every reason it was refused (exit 1)
     Reload,
-    /// Validate a config file offline, as the daemon would (exit 0 valid, 1 invalid)
+    /// Validate a config file as the daemon would, listing every problem (exit 0 valid, 1
+    /// invalid)
     CheckConfig {
-        /// The file [default: the daemon's: --config / DEEPINFRA_CODEX_SHIM_CONFIG /
+        /// The file [default: the running daemon's file (asked over the control socket); when
+        /// no daemon answers, DEEPINFRA_CODEX_SHIM_CONFIG or
         /// $XDG_CONFIG_HOME/deepinfra-shim/config.yaml]
         path: Option<PathBuf>,
     },
@@ -113,7 +115,7 @@ fn main() -> ExitCode {
             Command::Status { json } => status(&client, json).await,
             Command::LogLevel { level } => log_level(&client, level).await,
             Command::Reload => reload(&client).await,
-            Command::CheckConfig { path } => check_config(path, &env),
+            Command::CheckConfig { path } => check_config(&client, path, &env).await,
             Command::CodexConfig {
                 model,
                 catalog,
@@ -227,19 +229,53 @@ async fn reload(client: &Client) -> u8 {
     }
 }
 
-fn check_config(path: Option<PathBuf>, env: &Env) -> u8 {
-    let (shown, result) = match &path {
-        Some(p) => (p.display().to_string(), load::check_file(p, env)),
-        None => {
-            let cli = DaemonCli::default();
-            let shown = match load::config_path(&cli, env).0 {
-                Some(p) if p.exists() => p.display().to_string(),
-                Some(p) => format!("{} (missing: built-in defaults)", p.display()),
-                None => "built-in defaults".to_owned(),
+/// Which file `check-config` checks: the one given, else the running daemon's (from its
+/// status), else the one a daemon started from this shell would read. Says which it chose.
+async fn check_config(client: &Client, path: Option<PathBuf>, env: &Env) -> u8 {
+    let daemon_file = match &path {
+        Some(_) => None,
+        None => Some(fetch_status(client).await),
+    };
+    let (checked, result) = match (&path, daemon_file) {
+        (Some(p), _) => {
+            let p = config::paths::absolute(p);
+            let r = load::check_file(&p, env);
+            (Some(p), r)
+        }
+        (
+            None,
+            Some(Ok(StatusReport {
+                config_path: Some(p),
+                ..
+            })),
+        ) => {
+            eprintln!("shimctl: checking the running daemon's config file");
+            let p = PathBuf::from(p);
+            let r = load::check_file(&p, env);
+            (Some(p), r)
+        }
+        (None, answer) => {
+            let why = match answer {
+                Some(Ok(_)) => "the running daemon uses built-in defaults".to_owned(),
+                Some(Err(_)) => format!("no daemon answered on {}", client.path().display()),
+                None => String::new(),
             };
-            (shown, config::load(&cli, env))
+            eprintln!("shimctl: {why}; checking the default config file");
+            let cli = DaemonCli::default();
+            (load::config_path(&cli, env).0, config::load(&cli, env))
         }
     };
+    let shown = match &checked {
+        Some(p) if p.exists() => p.display().to_string(),
+        Some(p) => format!("{} (missing: built-in defaults)", p.display()),
+        None => "built-in defaults".to_owned(),
+    };
+    if let Some(w) = checked
+        .as_deref()
+        .and_then(config::paths::permission_warning)
+    {
+        eprintln!("shimctl: warning: {w}");
+    }
     match result {
         Ok(c) => {
             println!("{shown}: configuration OK");
@@ -260,6 +296,9 @@ fn check_config(path: Option<PathBuf>, env: &Env) -> u8 {
         }
         Err(e) => {
             let lines = e.lines();
+            let shown = checked
+                .as_deref()
+                .map_or(shown.clone(), |p| p.display().to_string());
             eprintln!(
                 "{shown}: invalid ({} problem{}):",
                 lines.len(),
