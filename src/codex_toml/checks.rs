@@ -281,8 +281,8 @@ fn file_checks(doc: &Doc, file: &str, text: &str, r: &mut Report) {
             fix: format!(
                 "move it above the first [table] (top-level keys must come before any table), \
                  or delete it{}",
-                if TOP_LEVEL_KEYS[..3].contains(&m.key.as_str()) {
-                    "; `shimctl codex-config --write` does this"
+                if m.certain {
+                    " (`shimctl codex-config --write` removes it and sets up the top level)"
                 } else {
                     ""
                 }

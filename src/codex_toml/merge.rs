@@ -22,8 +22,7 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
 ];
 
 /// Codex tables that never hold a key of [`TOP_LEVEL_KEYS`] (the first part of the table's
-/// name). Such a key there was meant for the top level; `--write` removes it when it sets the
-/// key at the top level. Other tables (`[profiles.x]`, tables of newer Codex versions) are
+/// name). Such a key there was meant for the top level; `--write` removes it. Other tables (`[profiles.x]`, tables of newer Codex versions) are
 /// left alone.
 pub const NEVER_THERE: &[&str] = &[
     "model_providers",
@@ -93,6 +92,8 @@ pub struct Misplaced {
     /// The table's dotted name, e.g. `projects."/home/u/src"` parts joined: `projects./home/u/src`.
     pub table: Vec<String>,
     pub key: String,
+    /// The value as written.
+    pub value: String,
     pub line: usize,
     /// The table is one of [`NEVER_THERE`].
     pub certain: bool,
@@ -158,25 +159,25 @@ pub fn merge(
                 changes.push(c);
             }
         }
-        for m in misplaced
-            .iter()
-            .filter(|m| m.certain && set.iter().any(|(k, _)| *k == m.key))
-        {
-            if remove_at(doc.as_table_mut(), &m.table, &m.key) {
-                changes.push(Change {
-                    kind: ChangeKind::Removed,
-                    what: format!(
-                        "{}.{} (line {}: a top-level key that had landed under {})",
-                        dotted(&m.table),
-                        m.key,
-                        m.line,
-                        m.table_display()
-                    ),
-                });
-            }
-        }
         if !had_top_level_values {
             separate_header_comment(&mut doc);
+        }
+    }
+    // Where these keys are, Codex ignores them (or, with --strict-config, refuses the
+    // file): removing them changes nothing Codex does, and the line says what they held.
+    for m in misplaced.iter().filter(|m| m.certain) {
+        if remove_at(doc.as_table_mut(), &m.table, &m.key) {
+            changes.push(Change {
+                kind: ChangeKind::Removed,
+                what: format!(
+                    "{}.{} = {} (line {}: a top-level key that had landed under {})",
+                    dotted(&m.table),
+                    m.key,
+                    m.value,
+                    m.line,
+                    m.table_display()
+                ),
+            });
         }
     }
     if changes.is_empty() {
@@ -413,7 +414,7 @@ fn walk(table: &Table, path: &mut Vec<String>, text: &str, out: &mut Vec<Misplac
                 }
                 path.pop();
             }
-            Item::Value(_) if !path.is_empty() && TOP_LEVEL_KEYS.contains(&key) => {
+            Item::Value(v) if !path.is_empty() && TOP_LEVEL_KEYS.contains(&key) => {
                 let line = table
                     .key(key)
                     .and_then(|k| k.span())
@@ -421,6 +422,7 @@ fn walk(table: &Table, path: &mut Vec<String>, text: &str, out: &mut Vec<Misplac
                 out.push(Misplaced {
                     table: path.clone(),
                     key: key.to_owned(),
+                    value: bare(v),
                     line,
                     certain: NEVER_THERE.contains(&path[0].as_str()),
                 });

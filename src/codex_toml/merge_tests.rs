@@ -185,8 +185,9 @@ fn top_level_keys_written_under_a_table_are_moved_to_the_top() {
     assert_eq!(
         removed,
         [
-            "projects.\"/home/u/src\".model (line 6: a top-level key that had landed under [projects.\"/home/u/src\"])",
-            "projects.\"/home/u/src\".model_provider (line 7: a top-level key that had landed under [projects.\"/home/u/src\"])",
+            "projects.\"/home/u/src\".model = \"moonshotai/Kimi-K2.6\" (line 6: a top-level key that had landed under [projects.\"/home/u/src\"])",
+            "projects.\"/home/u/src\".model_provider = \"deepinfra\" (line 7: a top-level key that had landed under [projects.\"/home/u/src\"])",
+            "model_providers.deepinfra.model_context_window = 131072 (line 17: a top-level key that had landed under [model_providers.deepinfra])",
         ]
     );
     let t = table(&m.text);
@@ -201,8 +202,18 @@ fn top_level_keys_written_under_a_table_are_moved_to_the_top() {
         "{}",
         m.text
     );
-    // A key we do not set is left where it is (the checks report it).
-    assert!(m.text.contains("model_context_window = 131072"));
+    // Codex ignored it there: it goes too, even though the top level gets none.
+    assert!(!m.text.contains("model_context_window"), "{}", m.text);
+    // In config.toml of a profile setup (no selection written) they go as well.
+    let p = merge(before, Some(&s.provider), None).unwrap();
+    assert_eq!(
+        p.changes
+            .iter()
+            .filter(|c| c.kind == ChangeKind::Removed)
+            .count(),
+        3
+    );
+    assert!(table(&p.text).get("model").is_none());
     assert_idempotent(&m.text, &s);
 }
 
