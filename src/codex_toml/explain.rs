@@ -42,36 +42,44 @@ pub fn explain(text: &str, err: &toml_edit::TomlError) -> TomlProblem {
     let raw = err.message();
     let generic_fix = "correct that line (Codex refuses to start with the file as it is)";
 
+    // Values are never shown: the broken line may hold a token (`experimental_bearer_token`,
+    // `http_headers`). Keys and table names are.
+    let what = match key_of(line_text) {
+        Some(key) => format!(" (`{}`)", shorten(&key)),
+        None if line_text.trim_start().starts_with('[') => {
+            format!(" (`{}`)", shorten(line_text.trim()))
+        }
+        None => String::new(),
+    };
     let (message, fix) = if raw.starts_with("duplicate key") {
         duplicate(text, line, line_text, token)
     } else if raw.starts_with("string values must be quoted") {
         (
-            format!("line {line}: the value `{token}` is not quoted"),
-            format!("write it as a string: \"{token}\""),
+            match key_of(line_text) {
+                Some(key) => format!(
+                    "line {line}: the value of `{}` is not quoted",
+                    shorten(&key)
+                ),
+                None => format!("line {line}: a value is not quoted"),
+            },
+            "write it as a string: key = \"value\"".to_owned(),
         )
     } else if raw.starts_with("unclosed table") {
         (
-            format!(
-                "line {line}: the table header `{}` has no closing `]`",
-                line_text.trim()
-            ),
+            format!("line {line}: the table header{what} has no closing `]`"),
             "close it: `[name]` (or `[[name]]` for an array of tables)".to_owned(),
         )
     } else if raw.starts_with("key with no value") {
         (
             format!(
-                "line {line}: `{}` is not `key = value` (a key with spaces or other signs needs \
-                 quotes; a string that spans lines needs \"\"\"…\"\"\")",
-                shorten(line_text.trim())
+                "line {line}: not `key = value` (a key with spaces or other signs needs quotes; \
+                 a string that spans lines needs \"\"\"…\"\"\")"
             ),
             generic_fix.to_owned(),
         )
     } else {
         (
-            format!(
-                "line {line}, column {column}: {raw} in `{}`",
-                shorten(line_text.trim())
-            ),
+            format!("line {line}, column {column}{what}: {raw}"),
             generic_fix.to_owned(),
         )
     };

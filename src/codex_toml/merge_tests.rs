@@ -368,7 +368,19 @@ fn a_file_that_does_not_parse_is_refused_with_its_line() {
         panic!("must refuse");
     };
     assert_eq!(p.line, 2);
-    assert!(p.message.contains("`gpt-5` is not quoted"), "{p:?}");
+    assert_eq!(p.message, "line 2: the value of `model` is not quoted");
+    // A broken line's value is never repeated: it may be a token.
+    for broken in [
+        "experimental_bearer_token = sk-secret-1234\n",
+        "experimental_bearer_token = \"sk-secret-1234\n",
+        "http_headers = { \"Authorization\" = \"Bearer sk-secret-1234\" \n",
+        "sk-secret-1234\n",
+    ] {
+        let Err(Refusal::Parse(p)) = full_result(broken, &s) else {
+            panic!("must refuse {broken:?}");
+        };
+        assert!(!p.to_string().contains("secret"), "{p:?}");
+    }
 
     let Err(Refusal::Parse(p)) = full_result("[model_providers.deepinfra\n", &s) else {
         panic!("must refuse");
@@ -378,7 +390,7 @@ fn a_file_that_does_not_parse_is_refused_with_its_line() {
     let Err(Refusal::Parse(p)) = full_result("a = [1,\n", &s) else {
         panic!("must refuse");
     };
-    assert!(p.message.starts_with("line 1, column 8: "), "{p:?}");
+    assert!(p.message.starts_with("line 1, column 8 (`a`): "), "{p:?}");
 
     let Err(Refusal::NotATable { key, line }) =
         full_result("x = 1\nmodel_providers = \"deepinfra\"\n", &s)
