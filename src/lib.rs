@@ -11,12 +11,15 @@
 //! - [`catalog`]: the Codex model catalog (`model_catalog_json`) and the facts behind it
 //!   (`shimctl codex-config --catalog`, `shimctl models`).
 //! - [`control`]: the control-socket protocol shared by the daemon and `shimctl`.
+//! - [`codex_toml`]: Codex's own config files, edited in place (`shimctl codex-config
+//!   --write`) and checked (`shimctl doctor`).
 //! - [`service`]: process life: logging, signals, sd-notify, reload, shutdown.
 #![forbid(unsafe_code)]
 // Unit tests may unwrap and sleep: a panic is how a test fails, and they run without a runtime.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::disallowed_methods))]
 
 pub mod catalog;
+pub mod codex_toml;
 pub mod config;
 pub mod control;
 pub mod server;

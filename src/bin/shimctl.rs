@@ -2,7 +2,8 @@
 //! control socket (types from `deepinfra_shim::control::protocol`, never hand-written JSON),
 //! prints, and exits with the codes of the interface contract:
 //! status 0 running / 3 not running; log-level and reload 0 / 1 refused / 3 not running;
-//! check-config 0 valid / 1 invalid; codex-config 0 (1 when --catalog cannot be written);
+//! check-config 0 valid / 1 invalid; codex-config 0 (1 when --catalog cannot be written or
+//! --write is refused);
 //! models 0 (1 when the config does not load); doctor 0 all good / 1 otherwise.
 
 use std::io::{IsTerminal, Write};
@@ -11,6 +12,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use deepinfra_shim::catalog;
+use deepinfra_shim::codex_toml;
 use deepinfra_shim::config::cli::Cli as DaemonCli;
 use deepinfra_shim::config::load::{self, Env};
 use deepinfra_shim::config::{self, Config};
@@ -65,7 +67,8 @@ enum Command {
         /// $XDG_CONFIG_HOME/deepinfra-shim/config.yaml]
         path: Option<PathBuf>,
     },
-    /// Print the ~/.codex/config.toml provider block for this daemon
+    /// Print the ~/.codex/config.toml provider block for this daemon, or (--write) merge it
+    /// into Codex's config (exit 1 when that is refused)
     CodexConfig {
         /// The model Codex asks for [default: deepseek-ai/DeepSeek-V4-Flash]; with --catalog,
         /// the only model the catalog describes
@@ -79,6 +82,15 @@ enum Command {
         /// [default: $CODEX_BIN, else codex on PATH]
         #[arg(long, value_name = "PATH", requires = "catalog")]
         codex_bin: Option<PathBuf>,
+        /// Edit $CODEX_HOME/config.toml (default ~/.codex/config.toml) in place instead of
+        /// printing: comments and other settings kept, a timestamped backup when something
+        /// changes, nothing changed on a second run
+        #[arg(long)]
+        write: bool,
+        /// With --write: select the provider in $CODEX_HOME/NAME.config.toml, the profile
+        /// `codex --profile NAME` uses, and leave config.toml's own model alone
+        #[arg(long, value_name = "NAME", requires = "write")]
+        profile: Option<String>,
     },
     /// The models this daemon serves: upstream, context window, vision, reasoning,
     /// apply_patch, and where each fact came from
@@ -120,7 +132,12 @@ fn main() -> ExitCode {
                 model,
                 catalog,
                 codex_bin,
-            } => codex_config(&client, &env, model, catalog, codex_bin).await,
+                write,
+                profile,
+            } => {
+                let write = write.then_some(WriteTo { profile });
+                codex_config(&client, &env, model, catalog, codex_bin, write).await
+            }
             Command::Models { json } => models(&client, &env, json).await,
             Command::Doctor => run_doctor(&client, &env).await,
             Command::Completions { shell } => {
@@ -317,15 +334,32 @@ fn local_config(env: &Env) -> Result<Config, Vec<String>> {
     config::load(&DaemonCli::default(), env).map_err(|e| e.lines())
 }
 
+/// `codex-config --write [--profile NAME]`.
+struct WriteTo {
+    profile: Option<String>,
+}
+
 async fn codex_config(
     client: &Client,
     env: &Env,
     model_flag: Option<String>,
     catalog_path: Option<PathBuf>,
     codex_bin: Option<PathBuf>,
+    write: Option<WriteTo>,
 ) -> u8 {
+    let codex_dir = codex_toml::codex_home(env.get("CODEX_HOME"), env.get("HOME"));
+    if write.is_some() && codex_dir.is_none() {
+        eprintln!("shimctl: cannot locate Codex's config: set HOME, or CODEX_HOME");
+        return 1;
+    }
+    // Without --model, --write keeps the model already picked for this provider.
+    let kept = write
+        .as_ref()
+        .zip(codex_dir.as_deref())
+        .and_then(|(w, dir)| codex_toml::current_model(dir, w.profile.as_deref()));
     let model = model_flag
         .clone()
+        .or(kept)
         .unwrap_or_else(|| codex::DEFAULT_MODEL.to_owned());
     let mut block = match fetch_status(client).await {
         Ok(s) => {
@@ -440,6 +474,25 @@ async fn codex_config(
         // The catalog holds each model's window; a global model_context_window would
         // override it for every model the user switches to.
         block.context_window = None;
+    }
+    if let (Some(w), Some(dir)) = (write, codex_dir) {
+        if let Some(note) = &block.note {
+            eprintln!("shimctl: {note}");
+        }
+        let setup = codex_toml::Setup::from_block(&block, catalog_json.as_deref());
+        return match codex_toml::write(&dir, w.profile.as_deref(), &setup) {
+            Ok(out) => {
+                print!("{}", out.render());
+                for f in &out.findings {
+                    eprintln!("shimctl: warning: {f}");
+                }
+                0
+            }
+            Err(e) => {
+                eprintln!("shimctl: {e}");
+                1
+            }
+        };
     }
     print!(
         "{}",

@@ -146,7 +146,7 @@ pub struct CodexProblem {
 
 /// Compares URLs the way a connection would: case-insensitive scheme and host, `localhost`
 /// as `127.0.0.1`, no trailing `/`.
-fn normalize_url(u: &str) -> String {
+pub fn normalize_url(u: &str) -> String {
     let u = u.trim().trim_end_matches('/');
     let (scheme, rest) = u.split_once("://").unwrap_or(("http", u));
     let (authority, path) = match rest.find('/') {

@@ -1,7 +1,8 @@
 //! `shimctl doctor`: one line per check (`ok`, `warn` or `FAIL`), each failure with a fix.
 //!
-//! Checks: the daemon answers on its socket; Codex's config has a selected provider pointing
-//! at the daemon's address; a provider token is present in the daemon, or expected from the
+//! Checks: the daemon answers on its socket; Codex's config files (see
+//! [`crate::codex_toml::checks`]: syntax, misplaced keys, a selected provider pointing at the
+//! daemon's address, the model catalog); a provider token is present in the daemon, or expected from the
 //! variable Codex sends (`env_key`); every upstream answers `GET {url}/models` (from here,
 //! with a short timeout, using this shell's token variable when set; the token is never
 //! printed). When the daemon is not running, the facts come from the config it would load.
@@ -10,9 +11,10 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::client::HOW_TO_START;
-use super::codex::{self, CodexUse};
+use super::codex::CodexUse;
 use super::protocol::{StatusReport, UpstreamStatus};
 use super::render::{Style, client_addr};
+use crate::codex_toml;
 use crate::config::Config;
 use crate::config::load::Env;
 
@@ -147,20 +149,8 @@ pub async fn run(target: Target, env: &Env) -> Vec<Check> {
     };
 
     let base_url = format!("http://{}/v1", client_addr(&facts.listen));
-    let codex = codex_check(env, &base_url);
-    let codex_use = codex.as_ref().ok().cloned();
-    checks.push(match codex {
-        Ok(u) => Check::ok(
-            "codex",
-            format!(
-                "{}: provider '{}' ({}) -> {base_url}",
-                codex_path_display(env),
-                u.provider,
-                u.selected_by
-            ),
-        ),
-        Err(c) => c,
-    });
+    let (codex_lines, codex_use) = codex_checks(env, &base_url);
+    checks.extend(codex_lines);
 
     checks.push(token_check(&facts, codex_use.as_ref(), env));
     for u in facts.upstreams.iter().skip(1) {
@@ -211,47 +201,53 @@ fn daemon_side(f: &Facts) -> &'static str {
     }
 }
 
-fn codex_path_display(env: &Env) -> String {
-    codex::codex_config_path(env.get("CODEX_HOME"), env.get("HOME"))
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|| "Codex config".to_owned())
-}
-
-fn codex_check(env: &Env, base_url: &str) -> Result<CodexUse, Check> {
-    let Some(path) = codex::codex_config_path(env.get("CODEX_HOME"), env.get("HOME")) else {
-        return Err(Check::fail(
+/// Codex's config files, checked by [`crate::codex_toml::checks`]: one line per finding, an
+/// `ok` line for the way Codex reaches this daemon, and that way's provider.
+fn codex_checks(env: &Env, base_url: &str) -> (Vec<Check>, Option<CodexUse>) {
+    let Some(dir) = codex_toml::codex_home(env.get("CODEX_HOME"), env.get("HOME")) else {
+        let c = Check::fail(
             "codex",
             "cannot locate Codex's config (neither CODEX_HOME nor HOME is set)",
             "set HOME, or CODEX_HOME to Codex's directory",
-        ));
+        );
+        return (vec![c], None);
     };
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Check::fail(
-                "codex",
-                format!("{} does not exist", path.display()),
-                format!(
-                    "shimctl codex-config > {} (or add its block to your existing config)",
-                    path.display()
-                ),
-            ));
-        }
+    let report = match codex_toml::check_dir(&dir, base_url) {
+        Ok(r) => r,
         Err(e) => {
-            return Err(Check::fail(
-                "codex",
-                format!("cannot read {}: {e}", path.display()),
-                "check the file's permissions",
-            ));
+            let c = Check::fail("codex", e.to_string(), "check the files' permissions");
+            return (vec![c], None);
         }
     };
-    codex::inspect(&text, base_url).map_err(|p| {
-        Check::fail(
+    let mut lines = Vec::new();
+    let first = report.uses.first().map(|u| CodexUse {
+        provider: u.provider.clone(),
+        selected_by: u.selected_by(),
+        env_key: u.env_key.clone(),
+    });
+    if let Some(u) = report.uses.first() {
+        let file = match &u.profile {
+            Some(p) => codex_toml::profile_path(&dir, p),
+            None => codex_toml::config_path(&dir),
+        };
+        lines.push(Check::ok(
             "codex",
-            format!("{}: {}", path.display(), p.message),
-            p.hint,
-        )
-    })
+            format!(
+                "{}: provider '{}' ({}) -> {base_url}",
+                file.display(),
+                u.provider,
+                u.selected_by()
+            ),
+        ));
+    }
+    for f in report.findings {
+        let detail = format!("{}: {}", f.file, f.message);
+        lines.push(match f.severity {
+            codex_toml::Severity::Fail => Check::fail("codex", detail, f.fix),
+            codex_toml::Severity::Warn => Check::warn("codex", detail, f.fix),
+        });
+    }
+    (lines, first)
 }
 
 fn token_check(f: &Facts, codex: Option<&CodexUse>, env: &Env) -> Check {
@@ -404,6 +400,7 @@ pub fn all_good(checks: &[Check]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::control::codex;
 
     fn status(token: bool) -> StatusReport {
         StatusReport {

@@ -72,6 +72,8 @@ pub struct Codex {
     envs: Vec<(OsString, OsString)>,
     sandbox: bool,
     timeout: Duration,
+    /// Write [`Codex::config_toml`] before each run (off: use the files already there).
+    write_config: bool,
 }
 
 impl Codex {
@@ -113,7 +115,15 @@ impl Codex {
             sandbox: std::env::var("CODEX_E2E_NO_SANDBOX")
                 .map_or(true, |v| v.is_empty() || v == "0"),
             timeout: DEFAULT_TIMEOUT,
+            write_config: true,
         }
+    }
+
+    /// Runs with whatever is in [`Codex::codex_home`] (e.g. what `shimctl codex-config
+    /// --write` wrote) instead of writing [`Codex::config_toml`].
+    pub fn existing_config(mut self) -> Self {
+        self.write_config = false;
+        self
     }
 
     /// The model slug (`model = …`).
@@ -228,8 +238,10 @@ impl Codex {
 
     /// Starts `codex exec <prompt>` and returns at once (e.g. to kill it mid-stream).
     pub fn spawn(&self, prompt: &str) -> RunningCodex {
-        std::fs::write(self.codex_home().join("config.toml"), self.config_toml())
-            .expect("codex harness: writing config.toml");
+        if self.write_config {
+            std::fs::write(self.codex_home().join("config.toml"), self.config_toml())
+                .expect("codex harness: writing config.toml");
+        }
         let last_message = self.root.path().join("last-message.txt");
         let _ = std::fs::remove_file(&last_message);
 
