@@ -11,8 +11,11 @@
 //!
 //! The level is a `Targets` filter behind a reload handle: a new level is parsed first and
 //! swapped only if valid, so a bad value leaves the old level in force.
+//!
+//! [`viewer`] is the other end: how `shimctl logs` finds these lines again.
 
 mod text;
+pub mod viewer;
 
 #[cfg(test)]
 mod tests;

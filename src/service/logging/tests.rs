@@ -1,9 +1,11 @@
 use std::io;
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use tracing_subscriber::layer::SubscriberExt;
 
+use super::viewer::{self, Options, Os};
 use super::*;
 
 /// A writer into a shared buffer, so a test can read what the layer wrote.
@@ -199,4 +201,97 @@ fn journal_priorities_have_their_syslog_meaning() {
         [n(p.error), n(p.warn), n(p.info), n(p.debug), n(p.trace)],
         ['3', '4', '6', '7', '7']
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// shimctl logs
+
+fn args(inv: &viewer::Invocation) -> Vec<String> {
+    inv.args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn linux_reads_the_user_journal_of_the_unit() {
+    let p = viewer::plan(Os::Linux, None, Options::default()).unwrap();
+    assert_eq!(p.show.program, "journalctl");
+    assert_eq!(
+        args(&p.show),
+        ["--user", "-u", "deepinfra-shim", "--no-pager"]
+    );
+    assert_eq!(p.file, None);
+    let probe = p.probe.unwrap();
+    assert_eq!(probe.program, "journalctl");
+    assert_eq!(
+        args(&probe),
+        [
+            "--user",
+            "-u",
+            "deepinfra-shim",
+            "-n",
+            "1",
+            "-q",
+            "--no-pager",
+            "-o",
+            "cat"
+        ]
+    );
+
+    let opts = Options {
+        follow: true,
+        lines: Some(20),
+        tty: true,
+    };
+    let p = viewer::plan(Os::Linux, None, opts).unwrap();
+    assert_eq!(
+        args(&p.show),
+        ["--user", "-u", "deepinfra-shim", "-f", "-n", "20"],
+        "a terminal keeps journalctl's pager"
+    );
+}
+
+#[test]
+fn macos_tails_the_agent_log_file() {
+    let home = Path::new("/Users/me");
+    let opts = Options {
+        follow: true,
+        lines: Some(5),
+        tty: false,
+    };
+    let p = viewer::plan(Os::Macos, Some(home), opts).unwrap();
+    let file = "/Users/me/Library/Logs/deepinfra-shim/deepinfra-shim.log";
+    assert_eq!(p.show.program, "tail");
+    assert_eq!(args(&p.show), ["-n", "5", "-f", file]);
+    assert_eq!(p.file.as_deref(), Some(Path::new(file)));
+    assert_eq!(p.probe, None);
+
+    let p = viewer::plan(Os::Macos, Some(home), Options::default()).unwrap();
+    assert_eq!(args(&p.show), [file]);
+
+    let e = viewer::plan(Os::Macos, None, Options::default()).unwrap_err();
+    assert!(e.contains("HOME"), "{e}");
+}
+
+#[test]
+fn hints_name_the_tools_of_their_os() {
+    let linux = viewer::empty_hint(Os::Linux, None);
+    assert!(linux.contains("journalctl _SYSTEMD_USER_UNIT=deepinfra-shim.service"));
+    assert!(linux.contains("/var/log/journal"));
+    assert!(linux.contains("systemctl --user"));
+    assert!(!linux.contains("launchctl"));
+
+    let file = Path::new("/Users/me/Library/Logs/deepinfra-shim/deepinfra-shim.log");
+    let mac = viewer::empty_hint(Os::Macos, Some(file));
+    assert!(
+        mac.contains("launchctl print gui/$(id -u)/com.deepinfra.shim"),
+        "{mac}"
+    );
+    assert!(!mac.contains("systemctl"));
+    let missing = viewer::no_file_hint(file);
+    assert!(missing.contains("launchctl bootstrap"), "{missing}");
+    assert!(missing.contains(&file.display().to_string()));
+
+    assert!(viewer::missing_tool_hint(Os::Linux, "journalctl").contains("journal"));
 }
