@@ -104,6 +104,13 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Write the man pages (deepinfra-shim.1, shimctl.1, shimctl-COMMAND.1) into DIR; used by
+    /// packaging/install.sh
+    #[command(hide = true)]
+    GenerateMan {
+        /// Created if missing; existing pages are overwritten
+        dir: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -139,6 +146,7 @@ fn main() -> ExitCode {
                 0
             }
             Command::Logs { follow, lines } => logs(&env, follow, lines),
+            Command::GenerateMan { dir } => generate_man(&dir),
         }
     });
     let _ = std::io::stdout().flush();
@@ -537,6 +545,38 @@ fn logs(env: &Env, follow: bool, lines: Option<u64>) -> u8 {
     }
     eprintln!("shimctl: cannot run {}: {e}", plan.show.program);
     1
+}
+
+/// `shimctl generate-man DIR`: man pages from the same clap definitions the binaries parse,
+/// one per binary and one per visible shimctl command (`shimctl-status.1`, ...), which is
+/// what the command list in `shimctl.1` refers to.
+fn generate_man(dir: &std::path::Path) -> u8 {
+    fn pages(cmd: clap::Command, dir: &std::path::Path) -> std::io::Result<()> {
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+            pages(sub.clone(), dir)?;
+        }
+        clap_mangen::Man::new(cmd)
+            .source(format!("deepinfra-shim {}", deepinfra_shim::VERSION))
+            .manual("deepinfra-shim")
+            .generate_to(dir)
+            .map(drop)
+    }
+    let root = |cmd: clap::Command| {
+        // Built first so subcommands get their full names (shimctl-status).
+        let mut cmd = cmd.disable_help_subcommand(true);
+        cmd.build();
+        cmd
+    };
+    let written = std::fs::create_dir_all(dir)
+        .and_then(|()| pages(root(DaemonCli::command()), dir))
+        .and_then(|()| pages(root(Cli::command()), dir));
+    match written {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("shimctl: cannot write man pages to {}: {e}", dir.display());
+            1
+        }
+    }
 }
 
 #[cfg(test)]
