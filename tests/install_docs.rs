@@ -28,7 +28,13 @@ fn repo() -> &'static Path {
 }
 
 fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
+    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
+}
+
+/// Prints `SKIPPED: …` straight to stderr, past the test harness's output capture.
+fn skipped(why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
 }
 
 /// True when `tool` can be run. Missing: fails under `CI=true`, else prints `SKIPPED:`.
@@ -44,7 +50,9 @@ fn have(tool: &str, check: &[&str], what: &str) -> bool {
             !in_ci(),
             "`{tool}` is required under CI=true ({what}); install it in .ci/run"
         );
-        eprintln!("SKIPPED: `{tool}` is not installed, so {what} is not checked here");
+        skipped(&format!(
+            "`{tool}` is not installed, so {what} is not checked here"
+        ));
     }
     ok
 }
@@ -206,7 +214,7 @@ fn render(page: &Path) -> Option<String> {
         !in_ci(),
         "neither man nor groff is installed under CI=true; install man-db in .ci/run"
     );
-    eprintln!("SKIPPED: neither man nor groff is installed; the pages were only checked as roff");
+    skipped("neither man nor groff is installed; the pages were only checked as roff");
     None
 }
 
@@ -274,7 +282,7 @@ fn default_install_puts_man_pages_and_completions_where_the_tools_find_them() {
             !in_ci(),
             "bash-completion is required under CI=true; install it in .ci/run"
         );
-        eprintln!("SKIPPED: bash-completion is not installed; on-demand loading is not checked");
+        skipped("bash-completion is not installed; on-demand loading is not checked");
     } else {
         let script = format!(
             "source {}; _completion_loader shimctl; complete -p shimctl; \
