@@ -292,7 +292,12 @@ case ":${PATH:-}:" in
 *) shimctl=$bin_dir/shimctl; say "Note: $bin_dir is not on your PATH; add it, or use the full paths below." ;;
 esac
 if [ "$docs_installed" = yes ]; then
-	say "Help: man deepinfra-shim, man shimctl (found once $bin_dir is on your PATH)."
+	if [ "$os" = linux ]; then
+		say "Help: man deepinfra-shim, man shimctl (found once $bin_dir is on your PATH)."
+	else
+		say "Help: man deepinfra-shim, man shimctl (if man does not find them:"
+		say "  export MANPATH=\"${man_dir%/*}:\$MANPATH\")."
+	fi
 	say "Completions: bash (with the bash-completion package) and fish find them by themselves;"
 	say "  zsh: add  fpath=(${zsh_completion%/*} \$fpath)  to ~/.zshrc before compinit."
 	say ""

@@ -22,7 +22,8 @@ if [ -n "$prefix" ]; then prefix_given=yes; else prefix_given=no; fi
 [ -n "$prefix" ] || prefix=${CARGO_HOME:-$HOME/.cargo}
 prefix=${prefix%/}
 bin_dir=$prefix/bin
-# man finds PREFIX/share/man by itself when PREFIX/bin is on PATH (man-db and macOS alike).
+# man-db (Linux) finds PREFIX/share/man by itself once PREFIX/bin is on PATH; other man
+# implementations may need it in MANPATH (the installer says so).
 man_dir=$prefix/share/man/man1
 # Completions: with --prefix, under PREFIX/share (found by itself for /usr and /usr/local);
 # by default in the per-user data directory, where bash-completion and fish look by themselves
