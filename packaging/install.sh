@@ -1,7 +1,8 @@
 #!/bin/sh
-# Installs deepinfra-shim for the current user: both binaries, the service file for this OS
-# (systemd user unit on Linux, LaunchAgent on macOS) with absolute paths filled in, the example
-# config (never overwriting yours) and the env file for the token (mode 0600).
+# Installs deepinfra-shim for the current user: both binaries, their man pages and shell
+# completions (bash, zsh, fish), the service file for this OS (systemd user unit on Linux,
+# LaunchAgent on macOS) with absolute paths filled in, the example config (never overwriting
+# yours) and the env file for the token (mode 0600).
 #
 # Idempotent: running it again with the same inputs changes no file's bytes or mode. It never
 # starts, stops or reloads a service; it prints the commands to do so. It never prints the token.
@@ -15,7 +16,9 @@ Usage: packaging/install.sh [OPTIONS]
 Builds deepinfra-shim (cargo install --locked) and installs it as a user service.
 
 Options:
-  --prefix DIR      binaries go to DIR/bin (default: ${CARGO_HOME:-~/.cargo}, i.e. ~/.cargo/bin)
+  --prefix DIR      binaries go to DIR/bin, man pages to DIR/share/man/man1 (default:
+                    ${CARGO_HOME:-~/.cargo}, i.e. ~/.cargo/bin), completions under DIR/share
+                    (default: ${XDG_DATA_HOME:-~/.local/share})
   --destdir DIR     stage every file under DIR (same as DESTDIR=DIR); paths written inside
                     the files leave DIR out. Nothing is written outside DIR.
   --bin-dir DIR     take prebuilt deepinfra-shim and shimctl from DIR instead of building
@@ -28,7 +31,7 @@ Options:
 
 Environment:
   DEEPINFRA_TOKEN   if set, written to the env file (~/.config/deepinfra-shim/env, mode 0600)
-  DESTDIR, HOME, XDG_CONFIG_HOME, CARGO_HOME   as usual
+  DESTDIR, HOME, XDG_CONFIG_HOME, XDG_DATA_HOME, CARGO_HOME   as usual
 EOF
 }
 
@@ -161,6 +164,33 @@ say "Installing deepinfra-shim ($os)${destdir:+ into $destdir}:"
 install_file "$bin_src/deepinfra-shim" "$bin_dir/deepinfra-shim" 0755
 install_file "$bin_src/shimctl" "$bin_dir/shimctl" 0755
 
+# --- man pages and shell completions ---------------------------------------------------------
+# Made by the shimctl being installed, so they describe exactly these binaries' flags.
+docs=$work/docs
+mkdir -p "$docs"
+if "$bin_src/shimctl" generate-man "$docs/man" >/dev/null 2>&1 &&
+	"$bin_src/shimctl" completions bash >"$docs/bash" 2>/dev/null &&
+	"$bin_src/shimctl" completions zsh >"$docs/zsh" 2>/dev/null &&
+	"$bin_src/shimctl" completions fish >"$docs/fish" 2>/dev/null; then
+	for page in "$docs"/man/*.1; do
+		install_file "$page" "$man_dir/${page##*/}" 0644
+	done
+	# Pages of shimctl commands that no longer exist.
+	for page in "$destdir$man_dir"/shimctl-*.1; do
+		[ -f "$page" ] && [ ! -f "$docs/man/${page##*/}" ] || continue
+		rm -f -- "$page"
+		say "  removed $page (no such command any more)"
+	done
+	install_file "$docs/bash" "$bash_completion" 0644
+	install_file "$docs/zsh" "$zsh_completion" 0644
+	install_file "$docs/fish" "$fish_completion" 0644
+	docs_installed=yes
+else
+	say "  note: $bin_src/shimctl cannot write man pages and completions (built for another"
+	say "        machine, or too old); installed without them"
+	docs_installed=no
+fi
+
 # --- service file ---------------------------------------------------------------------------
 if [ "$os" = linux ]; then
 	unit=$unit_dir/deepinfra-shim.service
@@ -261,12 +291,23 @@ case ":${PATH:-}:" in
 *":$bin_dir:"*) shimctl=shimctl ;;
 *) shimctl=$bin_dir/shimctl; say "Note: $bin_dir is not on your PATH; add it, or use the full paths below." ;;
 esac
+if [ "$docs_installed" = yes ]; then
+	if [ "$os" = linux ]; then
+		say "Help: man deepinfra-shim, man shimctl (found once $bin_dir is on your PATH)."
+	else
+		say "Help: man deepinfra-shim, man shimctl (if man does not find them:"
+		say "  export MANPATH=\"${man_dir%/*}:\$MANPATH\")."
+	fi
+	say "Completions: bash (with the bash-completion package) and fish find them by themselves;"
+	say "  zsh: add  fpath=(${zsh_completion%/*} \$fpath)  to ~/.zshrc before compinit."
+	say ""
+fi
 say "Next steps:"
 if [ "$os" = linux ]; then
 	say "  systemctl --user daemon-reload && systemctl --user enable --now deepinfra-shim"
 	say "  $shimctl status"
 	say "After an upgrade: systemctl --user restart deepinfra-shim"
-	say "Logs: journalctl --user -u deepinfra-shim"
+	say "Logs: $shimctl logs (journalctl --user -u deepinfra-shim)"
 	say "Keep it running while you are logged out: loginctl enable-linger \"\$USER\""
 else
 	say "  launchctl bootstrap gui/\$(id -u) $unit"
@@ -276,5 +317,5 @@ else
 		say "(the plist was rewritten: if the agent is loaded, run"
 		say " launchctl bootout gui/\$(id -u)/com.deepinfra.shim and bootstrap it again)"
 	fi
-	say "Logs: $log_dir/deepinfra-shim.log"
+	say "Logs: $shimctl logs ($log_dir/deepinfra-shim.log)"
 fi

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Reverses packaging/install.sh: stops and disables the user service (when not staging under
-# DESTDIR), removes the service file and both binaries. Your config directory (config.yaml and
+# DESTDIR), removes the service file, both binaries, their man pages and shell completions. Your config directory (config.yaml and
 # the env file with the token) stays unless you pass --purge.
 # Takes the same --prefix/--destdir/--os/--unit-dir as install.sh; pass the ones you installed with.
 set -eu
@@ -11,6 +11,8 @@ Usage: packaging/uninstall.sh [OPTIONS]
 
 Options:
   --prefix DIR      where the binaries were installed: DIR/bin (default: ${CARGO_HOME:-~/.cargo})
+                    (man pages under DIR/share/man; completions under DIR/share, by default
+                    under ${XDG_DATA_HOME:-~/.local/share})
   --destdir DIR     remove from a staging directory (same as DESTDIR=DIR); no service is touched
   --os linux|macos  default: from uname
   --unit-dir DIR    where the service file was installed (default as in install.sh)
@@ -83,6 +85,15 @@ say "Removing deepinfra-shim ($os)${destdir:+ from $destdir}:"
 remove "$unit"
 remove "$prefix/bin/deepinfra-shim"
 remove "$prefix/bin/shimctl"
+remove "$man_dir/deepinfra-shim.1"
+remove "$man_dir/shimctl.1"
+for page in "$destdir$man_dir"/shimctl-*.1; do
+	[ -f "$page" ] || continue
+	remove "${page#"$destdir"}"
+done
+remove "$bash_completion"
+remove "$zsh_completion"
+remove "$fish_completion"
 
 if [ -z "$destdir" ] && [ "$os" = linux ] && command -v systemctl >/dev/null 2>&1 &&
 	systemctl --user show-environment >/dev/null 2>&1; then

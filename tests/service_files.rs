@@ -812,12 +812,25 @@ fn packager_layout_writes_no_user_files() {
         .map(|(p, _)| p.display().to_string())
         .collect();
     files.sort();
+    // The man pages (one per shimctl command too; tests/install_docs.rs checks them).
+    let (pages, files): (Vec<String>, Vec<String>) = files
+        .into_iter()
+        .partition(|f| f.starts_with("usr/share/man/man1/") && f.ends_with(".1"));
+    for page in ["deepinfra-shim.1", "shimctl.1", "shimctl-status.1"] {
+        assert!(
+            pages.contains(&format!("usr/share/man/man1/{page}")),
+            "{page} in {pages:?}"
+        );
+    }
     assert_eq!(
         files,
         [
             "usr/bin/deepinfra-shim",
             "usr/bin/shimctl",
-            "usr/lib/systemd/user/deepinfra-shim.service"
+            "usr/lib/systemd/user/deepinfra-shim.service",
+            "usr/share/bash-completion/completions/shimctl",
+            "usr/share/fish/vendor_completions.d/shimctl.fish",
+            "usr/share/zsh/site-functions/_shimctl",
         ]
     );
     let unit = Unit::parse(&read(

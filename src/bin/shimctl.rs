@@ -4,7 +4,8 @@
 //! status 0 running / 3 not running; log-level and reload 0 / 1 refused / 3 not running;
 //! check-config 0 valid / 1 invalid; codex-config 0 (1 when --catalog cannot be written or
 //! --write is refused);
-//! models 0 (1 when the config does not load); doctor 0 all good / 1 otherwise.
+//! models 0 (1 when the config does not load); doctor 0 all good / 1 otherwise; logs: the
+//! exit status of the tool that shows the log (1 when it cannot be run).
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -21,6 +22,7 @@ use deepinfra_shim::control::doctor::{self, Target};
 use deepinfra_shim::control::protocol::{Reply, Request, StatusReport};
 use deepinfra_shim::control::render::{self, Style};
 use deepinfra_shim::control::{Client, CtlError};
+use deepinfra_shim::service::logging::viewer;
 
 /// Exit status when the daemon is not running or cannot be reached.
 const NOT_RUNNING: u8 = 3;
@@ -101,10 +103,27 @@ enum Command {
     },
     /// Check the daemon, the token, the upstream and Codex's config (exit 0 all good, 1 not)
     Doctor,
+    /// Show the daemon's log: journalctl --user -u deepinfra-shim on Linux, the LaunchAgent's
+    /// log file on macOS (exit status: that tool's)
+    Logs {
+        /// Keep printing new lines as they come
+        #[arg(short, long)]
+        follow: bool,
+        /// Show only the last N lines
+        #[arg(short = 'n', long = "lines", value_name = "N")]
+        lines: Option<u64>,
+    },
     /// Print a shell completion script
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
+    },
+    /// Write the man pages (deepinfra-shim.1, shimctl.1, shimctl-COMMAND.1) into DIR; used by
+    /// packaging/install.sh
+    #[command(hide = true)]
+    GenerateMan {
+        /// Created if missing; existing pages are overwritten
+        dir: PathBuf,
     },
 }
 
@@ -145,6 +164,8 @@ fn main() -> ExitCode {
                 clap_complete::generate(shell, &mut cmd, "shimctl", &mut std::io::stdout());
                 0
             }
+            Command::Logs { follow, lines } => logs(&env, follow, lines),
+            Command::GenerateMan { dir } => generate_man(&dir),
         }
     });
     let _ = std::io::stdout().flush();
@@ -556,6 +577,98 @@ async fn run_doctor(client: &Client, env: &Env) -> u8 {
     let checks = doctor::run(target, env).await;
     print!("{}", doctor::render(&checks, style()));
     if doctor::all_good(&checks) { 0 } else { 1 }
+}
+
+/// `shimctl logs`: hands over to the tool that shows the service's log (see
+/// `service::logging::viewer`), after saying why when it would show nothing.
+fn logs(env: &Env, follow: bool, lines: Option<u64>) -> u8 {
+    use std::os::unix::process::CommandExt;
+    let os = viewer::Os::current();
+    let home = env.non_empty("HOME").map(PathBuf::from);
+    let opts = viewer::Options {
+        follow,
+        lines,
+        tty: std::io::stdout().is_terminal(),
+    };
+    let plan = match viewer::plan(os, home.as_deref(), opts) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("shimctl: {e}");
+            return 1;
+        }
+    };
+    let missing = |program: &str| {
+        eprintln!("shimctl: {}", viewer::missing_tool_hint(os, program));
+        1
+    };
+    if let Some(probe) = &plan.probe {
+        match std::process::Command::new(probe.program)
+            .args(&probe.args)
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()
+        {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return missing(probe.program),
+            Ok(out) if out.stdout.iter().all(u8::is_ascii_whitespace) => {
+                eprintln!("shimctl: {}", viewer::empty_hint(os, None));
+            }
+            _ => {}
+        }
+    }
+    if let Some(file) = &plan.file {
+        match std::fs::metadata(file) {
+            Err(_) => {
+                eprintln!("shimctl: {}", viewer::no_file_hint(file));
+                return 1;
+            }
+            Ok(md) if md.len() == 0 => {
+                eprintln!("shimctl: {}", viewer::empty_hint(os, Some(file)));
+            }
+            Ok(_) => {}
+        }
+    }
+    let _ = std::io::stdout().flush();
+    // exec: the tool's exit status, signals and terminal are the user's own.
+    let e = std::process::Command::new(plan.show.program)
+        .args(&plan.show.args)
+        .exec();
+    if e.kind() == std::io::ErrorKind::NotFound {
+        return missing(plan.show.program);
+    }
+    eprintln!("shimctl: cannot run {}: {e}", plan.show.program);
+    1
+}
+
+/// `shimctl generate-man DIR`: man pages from the same clap definitions the binaries parse,
+/// one per binary and one per visible shimctl command (`shimctl-status.1`, ...), which is
+/// what the command list in `shimctl.1` refers to.
+fn generate_man(dir: &std::path::Path) -> u8 {
+    fn pages(cmd: clap::Command, dir: &std::path::Path) -> std::io::Result<()> {
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+            pages(sub.clone(), dir)?;
+        }
+        clap_mangen::Man::new(cmd)
+            .source(format!("deepinfra-shim {}", deepinfra_shim::VERSION))
+            .manual("deepinfra-shim")
+            .generate_to(dir)
+            .map(drop)
+    }
+    let root = |cmd: clap::Command| {
+        // Built first so subcommands get their full names (shimctl-status).
+        let mut cmd = cmd.disable_help_subcommand(true);
+        cmd.build();
+        cmd
+    };
+    let written = std::fs::create_dir_all(dir)
+        .and_then(|()| pages(root(DaemonCli::command()), dir))
+        .and_then(|()| pages(root(Cli::command()), dir));
+    match written {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("shimctl: cannot write man pages to {}: {e}", dir.display());
+            1
+        }
+    }
 }
 
 #[cfg(test)]

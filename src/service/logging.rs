@@ -1,11 +1,28 @@
 //! Logging: tracing to stderr (text or JSON) or natively to journald, with a level that can
 //! change at runtime (`shimctl log-level`, config reload).
 //!
+//! - text: one short line per event for people ([`text`] says what a line holds);
+//! - JSON: one object per event with every field, the target and the spans;
+//! - journald (when `JOURNAL_STREAM` says stderr is the journal): every field as a journal
+//!   field (`F_` + its name in capitals, e.g. `F_MODEL`, `F_STATUS`; the request span's fields
+//!   on every event inside it), `MESSAGE`, `TARGET`, `CODE_FILE`/`CODE_LINE`,
+//!   `SYSLOG_IDENTIFIER=deepinfra-shim`, and `PRIORITY` by level: error 3, warn 4, info 6,
+//!   debug and trace 7 (the syslog meanings, so `journalctl -p info` hides debug output).
+//!
 //! The level is a `Targets` filter behind a reload handle: a new level is parsed first and
 //! swapped only if valid, so a bad value leaves the old level in force.
+//!
+//! [`viewer`] is the other end: how `shimctl logs` finds these lines again.
+
+mod text;
+pub mod viewer;
+
+#[cfg(test)]
+mod tests;
 
 use std::io::IsTerminal;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tracing::level_filters::LevelFilter;
 use tracing_subscriber::filter::Targets;
@@ -48,10 +65,17 @@ fn targets(level: LevelFilter) -> Targets {
         .with_target("notify", deps)
 }
 
+/// Whether text lines show targets and the quiet span fields: at debug and trace.
+fn is_verbose(level: LevelFilter) -> bool {
+    level >= LevelFilter::DEBUG
+}
+
 /// Handle to the running subscriber's level.
 pub struct LogControl {
     handle: Option<reload::Handle<Targets, Registry>>,
     current: Mutex<String>,
+    /// Read by the text formatter on every line; follows the level.
+    verbose: Arc<AtomicBool>,
 }
 
 impl LogControl {
@@ -60,6 +84,7 @@ impl LogControl {
         LogControl {
             handle: None,
             current: Mutex::new(level.to_owned()),
+            verbose: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -79,8 +104,43 @@ impl LogControl {
             h.reload(targets(filter))
                 .map_err(|e| format!("cannot change the log level: {e}"))?;
         }
+        self.verbose.store(is_verbose(filter), Ordering::Relaxed);
         *self.current.lock().expect("log lock") = level.trim().to_ascii_lowercase();
         Ok(())
+    }
+}
+
+/// The text layer (see [`text`]); `verbose` follows the level.
+fn text_layer<S, W>(
+    verbose: &Arc<AtomicBool>,
+    ansi: bool,
+    writer: W,
+) -> tracing_subscriber::fmt::Layer<S, text::SpanFields, text::TextLine, W>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + 'static,
+{
+    tracing_subscriber::fmt::layer()
+        .with_writer(writer)
+        .with_ansi(ansi)
+        .event_format(text::TextLine {
+            verbose: Arc::clone(verbose),
+        })
+        .fmt_fields(text::SpanFields {
+            verbose: Arc::clone(verbose),
+        })
+}
+
+/// The journald priorities: the syslog meaning of each level (the crate's default puts info
+/// at 5, "notice", which journalctl highlights, and debug at 6).
+fn journal_priorities() -> tracing_journald::PriorityMappings {
+    use tracing_journald::Priority;
+    tracing_journald::PriorityMappings {
+        error: Priority::Error,
+        warn: Priority::Warning,
+        info: Priority::Informational,
+        debug: Priority::Debug,
+        trace: Priority::Debug,
     }
 }
 
@@ -88,6 +148,7 @@ impl LogControl {
 /// reached (e.g. the journal socket is gone), saying so once.
 pub fn init(format: LogFormat, level: &str) -> LogControl {
     let filter = parse_level(level).unwrap_or(LevelFilter::INFO);
+    let verbose = Arc::new(AtomicBool::new(is_verbose(filter)));
     let (filter_layer, handle) = reload::Layer::new(targets(filter));
     let registry = tracing_subscriber::registry().with(filter_layer);
     let ansi = std::io::stderr().is_terminal();
@@ -95,18 +156,15 @@ pub fn init(format: LogFormat, level: &str) -> LogControl {
     match format {
         LogFormat::Journald => match tracing_journald::layer() {
             Ok(layer) => {
-                let _ = registry
-                    .with(layer.with_syslog_identifier("deepinfra-shim".into()))
-                    .try_init();
+                let layer = layer
+                    .with_syslog_identifier("deepinfra-shim".into())
+                    .with_priority_mappings(journal_priorities());
+                let _ = registry.with(layer).try_init();
             }
             Err(e) => {
                 journald_failed = Some(e.to_string());
                 let _ = registry
-                    .with(
-                        tracing_subscriber::fmt::layer()
-                            .with_writer(std::io::stderr)
-                            .with_ansi(ansi),
-                    )
+                    .with(text_layer(&verbose, ansi, std::io::stderr))
                     .try_init();
             }
         },
@@ -123,11 +181,7 @@ pub fn init(format: LogFormat, level: &str) -> LogControl {
         }
         LogFormat::Text => {
             let _ = registry
-                .with(
-                    tracing_subscriber::fmt::layer()
-                        .with_writer(std::io::stderr)
-                        .with_ansi(ansi),
-                )
+                .with(text_layer(&verbose, ansi, std::io::stderr))
                 .try_init();
         }
     }
@@ -137,5 +191,6 @@ pub fn init(format: LogFormat, level: &str) -> LogControl {
     LogControl {
         handle: Some(handle),
         current: Mutex::new(level.trim().to_ascii_lowercase()),
+        verbose,
     }
 }
