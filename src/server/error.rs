@@ -101,7 +101,7 @@ impl ApiError {
     }
 
     pub fn body_bytes(&self) -> Vec<u8> {
-        crate::translate::errors::error_body(&self.message, self.kind, self.code.as_deref())
+        crate::translate::openai_error_body(&self.message, self.kind, self.code.as_deref())
     }
 
     pub fn into_response(self) -> Response<ShimBody> {

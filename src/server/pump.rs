@@ -24,8 +24,9 @@ use tokio::time::Instant;
 use super::body::ShimBody;
 use crate::config::Upstream;
 use crate::service::state::{RequestGuard, State};
+use crate::translate::reply::Outcome;
 use crate::translate::sse::SseParser;
-use crate::translate::stream::{Outcome, StreamTranslator};
+use crate::translate::stream::StreamTranslator;
 
 /// Largest single upstream SSE event we accept (a few providers send 1 MB+ lines).
 pub const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;

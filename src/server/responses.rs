@@ -19,9 +19,10 @@ use super::error::{ApiError, json_response};
 use super::{auth, pump};
 use crate::config::{Config, Upstream};
 use crate::service::state::State;
-use crate::translate::errors;
+use crate::translate::refusal;
+use crate::translate::reply::{ReplyContext, translate_chat_completion};
 use crate::translate::request::{TranslateError, parse_request, translate_request};
-use crate::translate::stream::{Outcome, StreamContext, StreamTranslator, translate_chat_response};
+use crate::translate::stream::StreamTranslator;
 use crate::translate::{ImagePolicy, TranslateOptions};
 use crate::upstream::UpstreamFailure;
 
@@ -90,7 +91,7 @@ pub async fn handle(
     }
 
     let stream = parsed.stream;
-    let ctx = StreamContext {
+    let ctx = ReplyContext {
         response_id: new_response_id(),
         requested_model: parsed.model.clone(),
         created_at: unix_now(),
@@ -127,7 +128,7 @@ pub async fn handle(
         let retry_after = header_str(resp.headers(), "retry-after");
         let reset_hint = reset_hint(resp.headers());
         let body = read_limited(resp, MAX_ERROR_BODY).await;
-        let err = errors::classify(status.as_u16(), &body, retry_after.as_deref(), reset_hint);
+        let err = refusal::classify(status.as_u16(), &body, retry_after.as_deref(), reset_hint);
         let message = redact(&err.message, &secrets);
         tracing::warn!(
             upstream_status = status.as_u16(),
@@ -159,24 +160,18 @@ pub async fn handle(
             Ok(b) => b,
             Err(e) => return finish_error(e),
         };
-        match translate_chat_response(&body, ctx) {
-            Ok((json, outcome)) => {
-                if matches!(outcome, Outcome::Completed | Outcome::Incomplete { .. }) {
-                    guard.succeeded();
-                }
-                tracing::info!(
-                    status = 200,
-                    outcome = ?outcome,
-                    duration_ms = guard.elapsed().as_millis() as u64,
-                    bytes = json.len(),
-                    "Request finished"
-                );
-                json_response(StatusCode::OK, json)
-            }
-            Err(e) => finish_error(ApiError::bad_gateway(format!(
-                "upstream sent a reply that is not a chat completion: {e}"
-            ))),
+        let (json, outcome) = translate_chat_completion(&body, ctx);
+        if outcome.is_success() {
+            guard.succeeded();
         }
+        tracing::info!(
+            status = 200,
+            outcome = outcome.as_str(),
+            duration_ms = guard.elapsed().as_millis() as u64,
+            bytes = json.len(),
+            "Request finished"
+        );
+        json_response(StatusCode::OK, json)
     }
 }
 
@@ -184,7 +179,7 @@ async fn guard_into_stream(
     state: Arc<State>,
     up: Arc<Upstream>,
     resp: reqwest::Response,
-    ctx: StreamContext,
+    ctx: ReplyContext,
     guard: crate::service::state::RequestGuard,
     secrets: Vec<String>,
 ) -> Response<ShimBody> {
@@ -204,7 +199,7 @@ async fn guard_into_stream(
 /// A complete SSE reply that says `response.failed`: how a streamed request learns of a failure
 /// that happened before the upstream stream began (Codex retries `server_error` a few times
 /// instead of the 30 attempts a 5xx status would cost).
-fn failed_stream(ctx: StreamContext, code: &str, message: &str) -> Response<ShimBody> {
+fn failed_stream(ctx: ReplyContext, code: &str, message: &str) -> Response<ShimBody> {
     let mut tr = StreamTranslator::new(ctx);
     let mut out = Vec::new();
     tr.start(&mut out);
@@ -357,7 +352,7 @@ fn reset_hint(h: &hyper::HeaderMap) -> Option<f64> {
     ]
     .iter()
     .filter_map(|n| header_str(h, n))
-    .filter_map(|v| errors::parse_duration_hint(&v))
+    .filter_map(|v| refusal::parse_duration_hint(&v))
     .reduce(f64::max)
 }
 
