@@ -1,6 +1,7 @@
-//! Carries one upstream SSE stream to Codex.
+//! Carries one upstream SSE stream to Codex (docs/protocol.md#timeouts for its clocks).
 //!
-//! Upstream bytes -> [`SseParser`] -> [`StreamTranslator`] -> the reply body. [`start`] runs
+//! Upstream bytes ([`UpstreamStream`]) -> [`SseParser`] -> [`StreamTranslator`] -> the reply
+//! body. [`start`] runs
 //! inside the request handler and translates whatever the upstream has already sent: a reply
 //! that is already whole (most replies on a fast link) goes out as one buffer, with the
 //! headers, in one write. Anything longer is handed to a task that writes one buffer per
@@ -8,13 +9,14 @@
 //! clocks of a stream:
 //! - heartbeat: `response.in_progress` while the upstream is silent (SSE comments do not keep
 //!   Codex's idle timer alive, data events do);
-//! - idle timeout: the upstream said nothing for `timeout_ms` -> `response.failed`;
+//! - idle timeout: the upstream said nothing for its idle timeout -> `response.failed`;
 //! - drain deadline: the daemon is shutting down and the grace period is over.
 //!
 //! When Codex disconnects the channel closes; the task sees it at once and drops the upstream
 //! response, which cancels the upstream request.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{FutureExt, StreamExt};
@@ -22,27 +24,24 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::body::ShimBody;
-use crate::config::Upstream;
+use super::secrets::redact;
 use crate::service::state::{RequestGuard, State};
 use crate::translate::reply::Outcome;
 use crate::translate::sse::SseParser;
 use crate::translate::stream::StreamTranslator;
+use crate::upstream::limits::MAX_EVENT_BYTES;
+use crate::upstream::{UpstreamError, UpstreamStream};
 
-/// Largest single upstream SSE event we accept (a few providers send 1 MB+ lines).
-pub const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
-
+/// One stream to carry: the upstream body and everything its reply needs.
 pub struct Pump {
     pub state: Arc<State>,
-    pub upstream: Arc<Upstream>,
-    pub response: reqwest::Response,
+    /// `response.in_progress` interval while the upstream is silent.
+    pub heartbeat: Duration,
+    pub body: UpstreamStream,
     pub translator: StreamTranslator,
     pub guard: RequestGuard,
     pub secrets: Vec<String>,
 }
-
-type UpstreamBody = std::pin::Pin<
-    Box<dyn futures_util::Stream<Item = Result<Bytes, reqwest::Error>> + Send + 'static>,
->;
 
 /// Translates what the upstream has already sent and returns the reply body for Codex.
 ///
@@ -54,8 +53,8 @@ type UpstreamBody = std::pin::Pin<
 pub async fn start(p: Pump) -> ShimBody {
     let Pump {
         state,
-        upstream,
-        response,
+        heartbeat,
+        mut body,
         mut translator,
         guard,
         secrets,
@@ -63,17 +62,8 @@ pub async fn start(p: Pump) -> ShimBody {
     let mut out = Vec::with_capacity(8 * 1024);
     translator.start(&mut out);
     let mut parser = SseParser::new(MAX_EVENT_BYTES);
-    let mut body: UpstreamBody = Box::pin(response.bytes_stream());
     if let Some(item) = next_ready(&mut body).await {
-        let ended = take_ready(
-            item,
-            &mut body,
-            &mut parser,
-            &mut translator,
-            &upstream.url,
-            &mut out,
-        )
-        .await;
+        let ended = take_ready(item, &mut body, &mut parser, &mut translator, &mut out).await;
         if ended || translator.is_terminated() {
             drop(body);
             let sent = out.len() as u64;
@@ -87,7 +77,7 @@ pub async fn start(p: Pump) -> ShimBody {
     let _ = tx.try_send(Bytes::from(out));
     let task = Stream {
         state,
-        upstream,
+        heartbeat,
         body,
         parser,
         translator,
@@ -104,8 +94,8 @@ pub async fn start(p: Pump) -> ShimBody {
 /// A stream that outlived [`start`]: carried to Codex by its own task.
 struct Stream {
     state: Arc<State>,
-    upstream: Arc<Upstream>,
-    body: UpstreamBody,
+    heartbeat: Duration,
+    body: UpstreamStream,
     parser: SseParser,
     translator: StreamTranslator,
     tx: mpsc::Sender<Bytes>,
@@ -118,7 +108,7 @@ struct Stream {
 async fn run(s: Stream) {
     let Stream {
         state,
-        upstream,
+        heartbeat: beat,
         mut body,
         mut parser,
         mut translator,
@@ -129,8 +119,7 @@ async fn run(s: Stream) {
     } = s;
     let mut out = Vec::with_capacity(8 * 1024);
     let mut drain = state.drain_deadline();
-    let idle = upstream.timeout;
-    let beat = upstream.heartbeat;
+    let idle = body.idle_timeout();
     let mut last_data = Instant::now();
     let mut next_beat = last_data + beat;
     let mut client_gone = false;
@@ -161,7 +150,7 @@ async fn run(s: Stream) {
             first = body.next() => {
                 last_data = Instant::now();
                 next_beat = last_data + beat;
-                let ended = take_ready(first, &mut body, &mut parser, &mut translator, &upstream.url, &mut out).await;
+                let ended = take_ready(first, &mut body, &mut parser, &mut translator, &mut out).await;
                 if !send(&tx, &mut out, &mut sent).await {
                     client_gone = true;
                     break;
@@ -185,11 +174,7 @@ async fn run(s: Stream) {
                     break;
                 }
                 if Instant::now() >= idle_deadline {
-                    translator.fail(
-                        "server_error",
-                        &format!("upstream {} sent nothing for {} s", upstream.url, idle.as_secs()),
-                        &mut out,
-                    );
+                    translator.fail("server_error", &body.idle_error().to_string(), &mut out);
                     send(&tx, &mut out, &mut sent).await;
                     break;
                 }
@@ -208,7 +193,8 @@ async fn run(s: Stream) {
     report(&translator, guard, sent, client_gone, &secrets);
 }
 
-/// Counts the request and logs how its stream ended.
+/// Counts the request and logs how its stream ended (`outcome` is the Responses status, or
+/// `cancelled` when Codex went away first).
 fn report(
     translator: &StreamTranslator,
     mut guard: RequestGuard,
@@ -219,6 +205,7 @@ fn report(
     let ms = guard.elapsed().as_millis() as u64;
     if client_gone {
         tracing::info!(
+            outcome = "cancelled",
             duration_ms = ms,
             bytes = sent,
             "Client disconnected; upstream request cancelled"
@@ -226,32 +213,41 @@ fn report(
         guard.failed();
         return;
     }
-    match translator.outcome() {
-        Outcome::Completed => {
-            guard.succeeded();
-            tracing::info!(
-                status = 200,
-                outcome = "completed",
-                duration_ms = ms,
-                bytes = sent,
-                "Stream finished"
-            );
-        }
-        Outcome::Incomplete { reason } => {
-            guard.succeeded();
-            tracing::info!(status = 200, outcome = "incomplete", reason = %reason, duration_ms = ms, bytes = sent, "Stream finished");
-        }
-        Outcome::Failed { code, message } => {
-            let message = super::responses::redact(message, secrets);
-            tracing::warn!(status = 200, outcome = "failed", code = %code, message = %message, duration_ms = ms, bytes = sent, "Stream failed");
-        }
-        Outcome::InProgress => {
-            tracing::warn!(
-                duration_ms = ms,
-                bytes = sent,
-                "Stream ended without a terminal event"
-            );
-        }
+    let outcome = translator.outcome();
+    if outcome.is_success() {
+        guard.succeeded();
+    }
+    match outcome {
+        Outcome::Completed => tracing::info!(
+            status = 200,
+            outcome = outcome.as_str(),
+            duration_ms = ms,
+            bytes = sent,
+            "Stream finished"
+        ),
+        Outcome::Incomplete { reason } => tracing::info!(
+            status = 200,
+            outcome = outcome.as_str(),
+            reason = %reason,
+            duration_ms = ms,
+            bytes = sent,
+            "Stream finished"
+        ),
+        Outcome::Failed { code, message } => tracing::warn!(
+            status = 200,
+            outcome = outcome.as_str(),
+            code = %code,
+            message = %redact(message, secrets),
+            duration_ms = ms,
+            bytes = sent,
+            "Stream failed"
+        ),
+        Outcome::InProgress => tracing::warn!(
+            outcome = outcome.as_str(),
+            duration_ms = ms,
+            bytes = sent,
+            "Stream ended without a terminal event"
+        ),
     }
 }
 
@@ -263,11 +259,10 @@ const COALESCE_LIMIT: usize = 64 * 1024;
 /// events per read, and hyper hands them over one HTTP chunk per poll. Returns true when the
 /// upstream body ended (or broke), i.e. nothing more will come.
 async fn take_ready(
-    first: Option<Result<Bytes, reqwest::Error>>,
-    body: &mut (impl futures_util::Stream<Item = Result<Bytes, reqwest::Error>> + Unpin),
+    first: Option<Result<Bytes, UpstreamError>>,
+    body: &mut UpstreamStream,
     parser: &mut SseParser,
     translator: &mut StreamTranslator,
-    upstream_url: &str,
     out: &mut Vec<u8>,
 ) -> bool {
     let mut item = first;
@@ -283,12 +278,7 @@ async fn take_ready(
                 }
             }
             Some(Err(e)) => {
-                let failure = crate::upstream::describe(e, upstream_url);
-                translator.fail(
-                    "server_error",
-                    &format!("upstream stream broke: {failure}"),
-                    out,
-                );
+                translator.fail("server_error", &format!("upstream stream broke: {e}"), out);
                 return true;
             }
             None => {

@@ -24,7 +24,7 @@ pub mod sse;
 pub mod stream;
 pub mod tools;
 
-pub use options::{ImagePolicy, ReasoningPolicy, TranslateOptions};
+pub use options::{ImagePolicy, ReasoningPolicy, RouteFacts, TranslateOptions};
 pub use refusal::openai_error_body;
 
 /// Parses JSON bytes as text: one UTF-8 check of the whole input lets serde skip its own

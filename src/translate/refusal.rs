@@ -54,6 +54,22 @@ pub enum RefusalKind {
     Server,
 }
 
+impl RefusalKind {
+    /// The word logs use (`kind=rate_limited`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefusalKind::ContextLength => "context_length",
+            RefusalKind::RateLimited => "rate_limited",
+            RefusalKind::Quota => "quota",
+            RefusalKind::Auth => "auth",
+            RefusalKind::Invalid => "invalid",
+            RefusalKind::NotFound => "not_found",
+            RefusalKind::Overloaded => "overloaded",
+            RefusalKind::Server => "server",
+        }
+    }
+}
+
 /// A classified provider refusal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderRefusal {
