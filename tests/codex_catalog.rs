@@ -76,7 +76,7 @@ async fn with_generated_catalog(codex: Codex, bin: &Path, mock: &MockUpstream) -
     let config = check_file(&cfg_path, &env).unwrap_or_else(|e| panic!("{:?}", e.lines()));
 
     let lists = catalog::fetch_all(&config, catalog::fetch::TIMEOUT).await;
-    let template = catalog::codex::load_template_in(bin, Some(&codex.codex_home()));
+    let template = catalog::codex_bin::load_template_in(bin, Some(&codex.codex_home()));
     let template_slug = template
         .as_ref()
         .map(|t| t.base_slug().to_owned())

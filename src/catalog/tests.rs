@@ -1,6 +1,9 @@
 //! Catalog facts from config-only, metadata-only and mixed sources.
 
+use serde_json::{Value, json};
+
 use super::*;
+use crate::config::Config;
 use crate::config::load::{Env, check_file};
 
 fn config(yaml: &str) -> Config {

@@ -9,7 +9,7 @@
 use std::fmt::Write as _;
 
 use super::client::HOW_TO_START;
-use super::codex::{self, CodexUse};
+use super::codex_config::{self, CodexUse};
 use super::protocol::{StatusReport, UpstreamStatus};
 use super::render::{Style, client_addr};
 use crate::config::Config;
@@ -199,13 +199,13 @@ fn daemon_side(f: &Facts) -> &'static str {
 }
 
 fn codex_path_display(env: &Env) -> String {
-    codex::codex_config_path(env.get("CODEX_HOME"), env.get("HOME"))
+    codex_config::codex_config_path(env.get("CODEX_HOME"), env.get("HOME"))
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| "Codex config".to_owned())
 }
 
 fn codex_check(env: &Env, base_url: &str) -> Result<CodexUse, Check> {
-    let Some(path) = codex::codex_config_path(env.get("CODEX_HOME"), env.get("HOME")) else {
+    let Some(path) = codex_config::codex_config_path(env.get("CODEX_HOME"), env.get("HOME")) else {
         return Err(Check::fail(
             "codex",
             "cannot locate Codex's config (neither CODEX_HOME nor HOME is set)",
@@ -232,7 +232,7 @@ fn codex_check(env: &Env, base_url: &str) -> Result<CodexUse, Check> {
             ));
         }
     };
-    codex::inspect(&text, base_url).map_err(|p| {
+    codex_config::inspect(&text, base_url).map_err(|p| {
         Check::fail(
             "codex",
             format!("{}: {}", path.display(), p.message),
@@ -417,7 +417,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("config.toml"),
-            codex::render_block(&codex::CodexBlock {
+            codex_config::render_block(&codex_config::CodexBlock {
                 model: "m".into(),
                 addr: "127.0.0.1:1".into(),
                 env_key: "MY_KEY".into(),

@@ -21,11 +21,11 @@ use std::collections::{HashMap, VecDeque};
 
 use serde_json::value::RawValue;
 
-use super::TranslateError;
 use super::chat::{
     Arguments, ChatContent, ChatFunctionCall, ChatMessage, ChatPart, ChatText, ChatToolCall,
     ImageUrl, Role,
 };
+use super::error::TranslateError;
 use super::input::{self, Content, Input, Instructions, Item, Part, RawKind};
 use crate::translate::options::{ImagePolicy, ReasoningPolicy, TranslateOptions};
 use crate::translate::reasoning;
