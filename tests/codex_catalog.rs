@@ -43,7 +43,7 @@ const MODEL: &str = "deepseek-ai/DeepSeek-V3.2";
 /// The daemon's config: the model's declared window.
 const ROUTES: &str = "models:\n  \"deepseek-ai/DeepSeek-V3.2\": { context_window: 65536 }\n";
 
-/// DeepInfra's `GET /models?filter=with_meta` shape (upstream.md §1.8).
+/// DeepInfra's `GET /models?filter=with_meta` shape (docs/protocol.md#model-list).
 fn deepinfra_models() -> Value {
     json!({"object": "list", "data": [
         {"id": MODEL, "object": "model", "created": 0, "owned_by": "deepinfra", "root": MODEL,

@@ -254,7 +254,7 @@ pub fn entry(spec: &EntrySpec<'_>, base: Option<&Value>) -> Value {
     Value::Object(e)
 }
 
-/// Replaces "based on GPT-…" in the prompt's first line with "running on <model>", so the
+/// Replaces "based on GPT-…" in the prompt's first line with "running on `<model>`", so the
 /// model does not introduce itself as an OpenAI model. Anything else is left as written.
 pub fn retarget_prompt(text: &str, model: &str) -> String {
     const NEEDLE: &str = "based on GPT-";

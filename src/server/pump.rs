@@ -1,10 +1,9 @@
 //! Carries one upstream SSE stream to Codex (docs/protocol.md#timeouts for its clocks).
 //!
-//! Upstream bytes ([`UpstreamStream`]) -> [`SseParser`] -> [`StreamTranslator`] -> the reply
-//! body. [`start`] runs
-//! inside the request handler and translates whatever the upstream has already sent: a reply
-//! that is already whole (most replies on a fast link) goes out as one buffer, with the
-//! headers, in one write. Anything longer is handed to a task that writes one buffer per
+//! Upstream bytes ([`UpstreamStream`]) -> [`SseParser`] -> [`StreamTranslator`] -> the SSE
+//! reply. [`start`] runs inside the request handler and translates whatever the upstream has
+//! already sent: a reply that is already whole (most replies on a fast link) goes out as one
+//! buffer, with the headers, in one write. Anything longer is handed to a task that writes one buffer per
 //! batch of upstream chunks into the bounded body channel. The task also owns the three
 //! clocks of a stream:
 //! - heartbeat: `response.in_progress` while the upstream is silent (SSE comments do not keep
@@ -20,10 +19,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{FutureExt, StreamExt};
+use hyper::Response;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::body::ShimBody;
+use super::body::{ShimBody, sse_response};
 use super::secrets::redact;
 use crate::service::state::{RequestGuard, State};
 use crate::translate::reply::Outcome;
@@ -43,14 +43,14 @@ pub struct Pump {
     pub secrets: Vec<String>,
 }
 
-/// Translates what the upstream has already sent and returns the reply body for Codex.
+/// Translates what the upstream has already sent and returns the reply for Codex.
 ///
 /// Most replies on a fast link arrive whole with (or right after) the upstream's headers. What
 /// is already there is translated before the response leaves: if that is the whole stream the
 /// reply is one buffer (one client write, no task, no channel, no timer); otherwise
 /// `response.created` and everything translated so far leave with the headers and a task
 /// carries the rest. Nothing here waits for the network.
-pub async fn start(p: Pump) -> ShimBody {
+pub async fn start(p: Pump) -> Response<ShimBody> {
     let Pump {
         state,
         heartbeat,
@@ -68,7 +68,7 @@ pub async fn start(p: Pump) -> ShimBody {
             drop(body);
             let sent = out.len() as u64;
             report(&translator, guard, sent, false, &secrets);
-            return ShimBody::full(out);
+            return sse_response(ShimBody::full(out));
         }
     }
     let (tx, reply) = ShimBody::channel();
@@ -88,7 +88,7 @@ pub async fn start(p: Pump) -> ShimBody {
     };
     let span = tracing::Span::current();
     tokio::spawn(tracing::Instrument::instrument(run(task), span));
-    reply
+    sse_response(reply)
 }
 
 /// A stream that outlived [`start`]: carried to Codex by its own task.

@@ -91,7 +91,7 @@ pub async fn handle(
         Err(e) => unreachable_upstream(&e, stream, ctx),
         Ok(ChatReply::Refused(refusal)) => refused(&refusal, stream, ctx, &secrets),
         Ok(ChatReply::Stream(body)) => {
-            let body = pump::start(pump::Pump {
+            pump::start(pump::Pump {
                 state,
                 heartbeat: up.heartbeat,
                 body,
@@ -99,8 +99,7 @@ pub async fn handle(
                 guard,
                 secrets,
             })
-            .await;
-            sse_response(body)
+            .await
         }
         Ok(ChatReply::Json(body)) => whole_reply(&body, ctx, guard, &secrets),
     }

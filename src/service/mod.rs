@@ -1,6 +1,6 @@
 //! Process life: logging, the shared state, signals, sd-notify, reload and shutdown.
 //!
-//! [`run`] is the daemon after argument parsing: bind, serve, tell the service manager we are
+//! [`run()`] is the daemon after argument parsing: bind, serve, tell the service manager we are
 //! ready, then react to signals and reload requests ([`reload`]) until asked to stop, then
 //! drain.
 

@@ -17,9 +17,9 @@
 //!   [`StreamTranslator::fail`]). A failed response never gets `output_item.done`, so nothing
 //!   half-finished lands in Codex's history. After the terminal event everything is ignored.
 //!
-//! The parts, each of one concern: [`chunk`] reads the upstream's chunk, [`think`] sorts
-//! `content` into reasoning and text, [`calls`] collects tool calls, [`items`] writes the
-//! output items through the [`emitter`], in the [`events`] shapes. This file decides what
+//! The parts, each of one concern: `chunk` reads the upstream's chunk, `think` sorts
+//! `content` into reasoning and text, `calls` collects tool calls, `items` writes the
+//! output items through the `emitter`, in the `events` shapes. This file decides what
 //! happens when.
 
 mod calls;

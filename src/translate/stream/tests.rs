@@ -1,4 +1,4 @@
-//! Fixture-driven tests of the reply translation (upstream.md §5 streams through the SSE
+//! Fixture-driven tests of the reply translation (the docs/protocol.md#fixtures streams through the SSE
 //! parser and the translator), plus the re-chunking property.
 
 use proptest::prelude::*;
@@ -570,7 +570,7 @@ fn e12_framing_torture() {
     assert!(text.contains("😀 日本語"));
     check_usage(terminal(&evs), 5, 2, 7, 0);
     assert_eq!(t.outcome(), &Outcome::Completed);
-    // The write schedule of upstream.md E12: inside a CRLF, inside the JSON, inside a
+    // E12's write schedule: inside a CRLF, inside the JSON, inside a
     // 3-byte character of the long line, and one byte per write for the first event.
     let crlf = bytes.windows(2).position(|w| w == b"\r\n").unwrap() + 1;
     let json = bytes.windows(8).position(|w| w == b"\"choices").unwrap() + 3;
