@@ -182,3 +182,64 @@ pub fn refusal_response(refusal: &ProviderRefusal, secrets: &[String]) -> Respon
     }
     r
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_errors_map_to_502_or_504_with_their_side() {
+        let timeout = ApiError::from(&UpstreamError::NoHeaders {
+            url: "http://u".into(),
+            secs: 2,
+        });
+        assert_eq!(timeout.status, StatusCode::GATEWAY_TIMEOUT);
+        assert_eq!(timeout.code.as_deref(), Some("upstream_timeout"));
+        assert_eq!(timeout.side, Side::Upstream);
+        let broken = ApiError::from(&UpstreamError::TooLarge {
+            url: "http://u".into(),
+            limit: 1,
+        });
+        assert_eq!(broken.status, StatusCode::BAD_GATEWAY);
+        assert_eq!(broken.code.as_deref(), Some("upstream_unreachable"));
+        let internal = ApiError::from(&UpstreamError::Request {
+            url: "http://u".into(),
+            reason: "x".into(),
+        });
+        assert_eq!(internal.side, Side::Internal);
+    }
+
+    #[test]
+    fn translate_errors_are_400_with_their_code() {
+        let e = ApiError::from(TranslateError::Unsupported("no".into()));
+        assert_eq!(
+            (e.status, e.code.as_deref(), e.side),
+            (
+                StatusCode::BAD_REQUEST,
+                Some("unsupported"),
+                Side::Downstream
+            )
+        );
+    }
+
+    #[test]
+    fn a_refusal_keeps_the_provider_status_kind_and_hides_secrets() {
+        let refusal = crate::translate::refusal::classify(
+            429,
+            br#"{"error":{"message":"slow down, key sk-abcdef"}}"#,
+            Some("7"),
+            None,
+        );
+        let r = refusal_response(&refusal, &["sk-abcdef".to_owned()]);
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.headers()[RETRY_AFTER], "7");
+        // The provider's answer, not one of ours.
+        assert!(r.headers().get(PROXY_ERROR_HEADER).is_none());
+        let ShimBody::Full(Some(body)) = r.into_body() else {
+            panic!("a whole body")
+        };
+        let text = std::str::from_utf8(&body).unwrap();
+        assert!(text.contains("slow down, key ***"), "{text}");
+        assert!(!text.contains("sk-abcdef"), "{text}");
+    }
+}

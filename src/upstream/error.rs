@@ -128,3 +128,79 @@ impl UpstreamError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url() -> String {
+        "https://api.example.com/v1".to_owned()
+    }
+
+    #[test]
+    fn waits_that_ran_out_are_timeouts_and_worth_a_retry() {
+        let waits = [
+            UpstreamError::ConnectTimeout {
+                url: url(),
+                secs: 10,
+            },
+            UpstreamError::NoHeaders {
+                url: url(),
+                secs: 120,
+            },
+            UpstreamError::Idle {
+                url: url(),
+                secs: 120,
+            },
+            UpstreamError::Deadline {
+                url: url(),
+                secs: 8,
+            },
+        ];
+        for e in &waits {
+            assert!(e.is_timeout() && e.is_retryable(), "{e}");
+            assert_eq!(e.side(), Side::Upstream);
+        }
+        let refused = UpstreamError::Connect {
+            url: url(),
+            reason: "connection refused".into(),
+        };
+        assert!(!refused.is_timeout() && refused.is_retryable());
+        assert_eq!(
+            refused.to_string(),
+            "cannot reach upstream https://api.example.com/v1: connection refused"
+        );
+    }
+
+    #[test]
+    fn what_a_retry_cannot_fix_says_so() {
+        let big = UpstreamError::TooLarge {
+            url: url(),
+            limit: 16,
+        };
+        assert!(!big.is_retryable() && !big.is_timeout());
+        let bad = UpstreamError::Request {
+            url: url(),
+            reason: "builder error".into(),
+        };
+        assert_eq!((bad.side(), bad.is_retryable()), (Side::Internal, false));
+        let status = |status| UpstreamError::Status { url: url(), status };
+        assert!(!status(404).is_retryable());
+        assert!(status(429).is_retryable() && status(503).is_retryable());
+    }
+
+    #[test]
+    fn causes_leave_the_url_to_the_caller() {
+        let e = UpstreamError::Status {
+            url: url(),
+            status: 404,
+        };
+        assert_eq!(e.cause(), "answered HTTP 404");
+        let e = UpstreamError::Deadline {
+            url: url(),
+            secs: 8,
+        };
+        assert_eq!(e.cause(), "timed out after 8 s");
+        assert!(!e.cause().contains("example.com"));
+    }
+}

@@ -84,3 +84,20 @@ impl UpstreamClient {
         Ok(self.send(req, base, limit).await?.status())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn models_url_with_and_without_a_query() {
+        assert_eq!(
+            models_url("https://api.deepinfra.com/v1/openai/", None),
+            "https://api.deepinfra.com/v1/openai/models"
+        );
+        assert_eq!(
+            models_url("http://127.0.0.1:9/v1", Some("filter=with_meta")),
+            "http://127.0.0.1:9/v1/models?filter=with_meta"
+        );
+    }
+}
