@@ -15,9 +15,10 @@
 mod workload;
 
 use deepinfra_shim::translate::TranslateOptions;
+use deepinfra_shim::translate::reply::ReplyContext;
 use deepinfra_shim::translate::request::{parse_request, translate_request};
 use deepinfra_shim::translate::sse::SseParser;
-use deepinfra_shim::translate::stream::{StreamContext, StreamTranslator};
+use deepinfra_shim::translate::stream::StreamTranslator;
 use deepinfra_shim::translate::tools::{ToolKind, ToolTable};
 use divan::counter::BytesCount;
 use divan::{Bencher, black_box};
@@ -62,12 +63,12 @@ fn request_parse_and_translate(bencher: Bencher<'_, '_>, size: &str) {
     });
 }
 
-fn context() -> StreamContext {
+fn context() -> ReplyContext {
     let mut tools = ToolTable::new();
     for name in ["exec_command", "read_file", "write_file"] {
         tools.register(None, name, ToolKind::Function);
     }
-    StreamContext {
+    ReplyContext {
         response_id: "resp_0123456789abcdef01234567".into(),
         requested_model: "bench/codex".into(),
         created_at: 1_760_000_000,

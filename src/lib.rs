@@ -1,13 +1,15 @@
 //! deepinfra-shim: a loopback daemon between the Codex CLI (OpenAI Responses API) and
 //! providers that only speak Chat Completions (DeepInfra and friends).
 //!
-//! Crate map:
+//! Crate map (who owns what, and one request's path: docs/architecture.md; the wires:
+//! docs/protocol.md):
 //! - [`translate`]: the pure translation (Responses request -> chat request, chat reply or
-//!   chat SSE stream -> Responses object or Responses SSE events). No I/O, no tokio.
+//!   chat SSE stream -> Responses object or Responses SSE events, provider refusals -> what
+//!   Codex acts on). No I/O, no tokio.
 //! - [`config`]: the YAML file as written, the checked runtime [`config::Config`], loading,
 //!   precedence (defaults < file < env < flags) and validation.
-//! - [`upstream`]: the HTTP client that talks to the chat provider.
-//! - [`server`]: the HTTP front end Codex talks to (routes, errors, streaming).
+//! - [`upstream`]: every request to a provider: the HTTP client, URLs, limits, typed replies.
+//! - [`server`]: the HTTP front end Codex talks to (routes, handlers, streaming, errors).
 //! - [`catalog`]: the Codex model catalog (`model_catalog_json`) and the facts behind it
 //!   (`shimctl codex-config --catalog`, `shimctl models`).
 //! - [`control`]: the control-socket protocol shared by the daemon and `shimctl`.

@@ -1,11 +1,12 @@
-//! `deepinfra-shim`: the daemon. Parses flags, loads and checks the configuration (before
-//! binding anything), then hands over to `service::run`.
+//! `deepinfra-shim`: the daemon. Only wires: parses flags, takes one snapshot of the
+//! environment, loads and checks the configuration (before binding anything), then hands all
+//! three to `service::run`.
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use deepinfra_shim::config::{self, Config, cli::Cli, load::Env};
-use deepinfra_shim::service::run::{Daemon, ReloadRefused};
+use deepinfra_shim::config::{self, cli::Cli, load::Env};
+use deepinfra_shim::service::run::Daemon;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -36,18 +37,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    // Watch the path even when the default file does not exist yet: creating it later is a
-    // reload like any other edit.
-    let watch_path = config::load::config_path(&cli, &env).0;
-    let reloader = Box::new(move |current: &Config| {
-        config::load::reload(current, &cli, &env).map_err(|e| ReloadRefused(e.to_string()))
-    });
-    let code = runtime.block_on(deepinfra_shim::service::run(Daemon {
-        config,
-        reloader,
-        differ: config::load::diff,
-        watch_path,
-    }));
+    let code = runtime.block_on(deepinfra_shim::service::run(Daemon { config, cli, env }));
     ExitCode::from(code as u8)
 }
 

@@ -1,5 +1,5 @@
 //! The catalog built from an upstream's real `GET /models` answer (the mock upstream serving
-//! DeepInfra-shaped metadata, upstream.md §1.8), from the config alone when the upstream is
+//! DeepInfra-shaped metadata, docs/protocol.md#model-list), from the config alone when the upstream is
 //! unreachable, and from both.
 // Test code: a panic is how a check fails, and a sleep here blocks no request.
 #![allow(clippy::unwrap_used, clippy::disallowed_methods)]

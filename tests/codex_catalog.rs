@@ -43,7 +43,7 @@ const MODEL: &str = "deepseek-ai/DeepSeek-V3.2";
 /// The daemon's config: the model's declared window.
 const ROUTES: &str = "models:\n  \"deepseek-ai/DeepSeek-V3.2\": { context_window: 65536 }\n";
 
-/// DeepInfra's `GET /models?filter=with_meta` shape (upstream.md §1.8).
+/// DeepInfra's `GET /models?filter=with_meta` shape (docs/protocol.md#model-list).
 fn deepinfra_models() -> Value {
     json!({"object": "list", "data": [
         {"id": MODEL, "object": "model", "created": 0, "owned_by": "deepinfra", "root": MODEL,
@@ -76,7 +76,7 @@ async fn with_generated_catalog(codex: Codex, bin: &Path, mock: &MockUpstream) -
     let config = check_file(&cfg_path, &env).unwrap_or_else(|e| panic!("{:?}", e.lines()));
 
     let lists = catalog::fetch_all(&config, catalog::fetch::TIMEOUT).await;
-    let template = catalog::codex::load_template_in(bin, Some(&codex.codex_home()));
+    let template = catalog::codex_bin::load_template_in(bin, Some(&codex.codex_home()));
     let template_slug = template
         .as_ref()
         .map(|t| t.base_slug().to_owned())

@@ -178,7 +178,7 @@ fn v1_fixtures_still_parse() {
     assert!(!s.upstreams[1].token_present);
     assert_eq!(Reply::parse(status.to_line().as_bytes()).unwrap(), status);
 
-    // The fields interface.md requires are enough: everything added later has a default.
+    // The fields of the first protocol version are enough: everything added later has a default.
     let minimal = parse_reply(&fixture("v1-reply-status-minimal.json"));
     let m = minimal.status.unwrap();
     assert_eq!(minimal.v, 1);

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 const TOKEN: &str = "sk-test-SECRET-0123456789";
 
-/// A request shaped like Codex 0.169's first request (codex-wire.md §3).
+/// A request shaped like Codex 0.169's first request (docs/protocol.md#request).
 fn codex_body(stream: bool) -> Value {
     json!({
         "model": "deepseek-ai/DeepSeek-V4-Flash",

@@ -3,13 +3,13 @@
 //!
 //! Everything is generated deterministically in code (no fixture files, no randomness), so
 //! every run and every process that builds a scenario gets the same bytes:
-//! - Responses request bodies shaped like what Codex 0.169.0 sends (codex-wire.md §3–5): two
+//! - Responses request bodies shaped like what Codex 0.169.0 sends (docs/protocol.md#request): two
 //!   developer messages, the `<environment_context>` user message, the user's prompt, and ten
 //!   top-level tools (seven functions, the `multi_agent_v1` namespace, the freeform
 //!   `apply_patch` and the hosted `web_search`);
 //! - a long session: the same plus 90 reasoning / `function_call` / `function_call_output`
 //!   turns (~400 KB);
-//! - chat-completions replies in DeepInfra's shape (upstream.md §1.3): `role` on every delta,
+//! - chat-completions replies in DeepInfra's shape (docs/protocol.md#chunks): `role` on every delta,
 //!   usage on the finish chunk, `data: [DONE]` at the end; one SSE event per upstream write.
 //!
 //! A [`Scenario`] bundles a Responses body (what Codex sends the daemon), its chat-shaped
@@ -142,8 +142,8 @@ fn function_tool(name: &str, description: &str, parameters: Value) -> Value {
            "parameters": parameters})
 }
 
-/// The ten top-level tools of a Codex `exec` request for a non-bundled model (codex-wire.md
-/// §5), with descriptions and schemas of realistic size.
+/// The ten top-level tools of a Codex `exec` request for a non-bundled model
+/// (docs/protocol.md#tools), with descriptions and schemas of realistic size.
 pub fn codex_tools() -> Vec<Value> {
     let s = |d: &str| json!({"type": "string", "description": d});
     let n = |d: &str| json!({"type": "number", "description": d});

@@ -17,7 +17,7 @@ use deepinfra_shim::codex_toml;
 use deepinfra_shim::config::cli::Cli as DaemonCli;
 use deepinfra_shim::config::load::{self, Env};
 use deepinfra_shim::config::{self, Config};
-use deepinfra_shim::control::codex::{self, CodexBlock};
+use deepinfra_shim::control::codex_config::{self, CodexBlock};
 use deepinfra_shim::control::doctor::{self, Target};
 use deepinfra_shim::control::protocol::{Reply, Request, StatusReport};
 use deepinfra_shim::control::render::{self, Style};
@@ -381,7 +381,7 @@ async fn codex_config(
     let model = model_flag
         .clone()
         .or(kept)
-        .unwrap_or_else(|| codex::DEFAULT_MODEL.to_owned());
+        .unwrap_or_else(|| codex_config::DEFAULT_MODEL.to_owned());
     let mut block = match fetch_status(client).await {
         Ok(s) => {
             let route = match client
@@ -517,7 +517,7 @@ async fn codex_config(
     }
     print!(
         "{}",
-        codex::render_block_with_catalog(&block, catalog_json.as_deref())
+        codex_config::render_block_with_catalog(&block, catalog_json.as_deref())
     );
     0
 }

@@ -3,62 +3,33 @@
 //!
 //! Short time limit, no retries: the catalog works without the lists, it only knows less.
 //! The token (when the caller has one) goes as `Authorization: Bearer`; DeepInfra's list is
-//! public, so a missing token is no error. Errors never contain the token or header values.
+//! public, so a missing token is no error. The request itself (client, limits, error words)
+//! is [`crate::upstream`]'s; errors never contain the token or header values.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::meta::{ModelMeta, parse_models};
 use crate::config::{Config, Upstream};
+use crate::upstream::{UpstreamClient, limits};
 
 /// Default time limit for one list.
-pub const TIMEOUT: Duration = Duration::from_secs(8);
-
-/// Largest list body read (DeepInfra's full list is a few hundred KB).
-const MAX_BODY: usize = 16 * 1024 * 1024;
+pub const TIMEOUT: Duration = limits::MODEL_LIST_TIMEOUT;
 
 /// The URL asked: `{base}/models?filter=with_meta`.
 pub fn models_url(base: &str) -> String {
-    format!("{}/models?filter=with_meta", base.trim_end_matches('/'))
+    crate::upstream::models_url(base, Some("filter=with_meta"))
 }
 
-/// Fetches and parses one list.
+/// Fetches and parses one list. The error is one line naming the URL asked.
 pub async fn fetch_models(
     base_url: &str,
     token: Option<&str>,
     headers: &[(String, String)],
     timeout: Duration,
 ) -> Result<Vec<ModelMeta>, String> {
-    let url = models_url(base_url);
-    let client = reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .build()
-        .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
-    let mut req = client.get(&url).header("accept", "application/json");
-    for (name, value) in headers {
-        req = req.header(name.as_str(), value.as_str());
-    }
-    if let Some(token) = token.filter(|t| !t.is_empty()) {
-        req = req.bearer_auth(token);
-    }
-    let resp = req.send().await.map_err(|e| describe(&url, &e))?;
-    let status = resp.status();
-    if !status.is_success() {
-        return Err(format!("GET {url} answered {status}"));
-    }
-    if resp.content_length().is_some_and(|n| n > MAX_BODY as u64) {
-        return Err(format!(
-            "GET {url}: the list is larger than {MAX_BODY} bytes"
-        ));
-    }
-    let body = resp.bytes().await.map_err(|e| describe(&url, &e))?;
-    if body.len() > MAX_BODY {
-        return Err(format!(
-            "GET {url}: the list is larger than {MAX_BODY} bytes"
-        ));
-    }
-    parse_models(&body).map_err(|e| format!("GET {url}: {e}"))
+    let headers = headers.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    fetch(&UpstreamClient::new(), base_url, token, headers, timeout).await
 }
 
 /// One upstream's list, with its own token and extra headers.
@@ -66,18 +37,35 @@ pub async fn fetch_upstream(
     upstream: &Upstream,
     timeout: Duration,
 ) -> Result<Vec<ModelMeta>, String> {
-    let headers: Vec<(String, String)> = upstream
+    fetch_upstream_with(&UpstreamClient::new(), upstream, timeout).await
+}
+
+async fn fetch_upstream_with(
+    client: &UpstreamClient,
+    upstream: &Upstream,
+    timeout: Duration,
+) -> Result<Vec<ModelMeta>, String> {
+    let headers = upstream
         .headers
         .iter()
-        .map(|(k, v)| (k.clone(), v.expose().to_owned()))
-        .collect();
-    fetch_models(
-        &upstream.url,
-        upstream.token.as_ref().map(|t| t.expose()),
-        &headers,
-        timeout,
-    )
-    .await
+        .map(|(k, v)| (k.as_str(), v.expose()));
+    let token = upstream.token.as_ref().map(|t| t.expose());
+    fetch(client, &upstream.url, token, headers, timeout).await
+}
+
+async fn fetch<'a>(
+    client: &UpstreamClient,
+    base_url: &str,
+    token: Option<&str>,
+    headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+    timeout: Duration,
+) -> Result<Vec<ModelMeta>, String> {
+    let url = models_url(base_url);
+    let body = client
+        .fetch_list(base_url, &url, token, headers, timeout)
+        .await
+        .map_err(|e| format!("GET {url}: {}", e.cause()))?;
+    parse_models(&body).map_err(|e| format!("GET {url}: {e}"))
 }
 
 /// The lists of the default upstream and of every named upstream a route uses, fetched at
@@ -99,33 +87,18 @@ pub async fn fetch_all(
             upstreams.push(u.clone());
         }
     }
-    let fetches = upstreams.iter().map(|u| async move {
-        let list = fetch_upstream(u, timeout).await;
-        (u.name.clone(), list)
+    let client = UpstreamClient::new();
+    let fetches = upstreams.iter().map(|u| {
+        let client = &client;
+        async move {
+            let list = fetch_upstream_with(client, u, timeout).await;
+            (u.name.clone(), list)
+        }
     });
     futures_util::future::join_all(fetches)
         .await
         .into_iter()
         .collect()
-}
-
-/// A one-line reason without the request's headers.
-fn describe(url: &str, e: &reqwest::Error) -> String {
-    let what = if e.is_timeout() {
-        "timed out".to_owned()
-    } else if e.is_connect() {
-        "could not connect".to_owned()
-    } else {
-        // reqwest's Display names the URL and the cause, never header values.
-        let mut msg = e.to_string();
-        let mut source = std::error::Error::source(e);
-        while let Some(s) = source {
-            msg = format!("{msg}: {s}");
-            source = s.source();
-        }
-        msg
-    };
-    format!("GET {url}: {what}")
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! What an upstream's `GET /models` says about its models, reduced to the facts the catalog
 //! needs. Pure: bytes or JSON in, [`ModelMeta`] out.
 //!
-//! Shapes understood (upstream.md §1.8): the OpenAI list `{"object":"list","data":[…]}` (or a
+//! Shapes understood (docs/protocol.md#model-list): the OpenAI list `{"object":"list","data":[…]}` (or a
 //! bare array) whose items carry DeepInfra's `metadata: {context_length, max_tokens, tags}`
 //! (`metadata` may be `null`); a top-level `context_length` (OpenRouter style) or
 //! `max_model_len` (vLLM) is used when there is no `metadata.context_length`. Numbers may come

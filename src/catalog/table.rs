@@ -2,7 +2,8 @@
 
 use std::fmt::Write as _;
 
-use super::{Catalog, Fact, Kind, ModelFacts};
+use super::assemble::Catalog;
+use super::facts::{Fact, Kind, ModelFacts};
 
 fn yes_no(b: bool) -> &'static str {
     if b { "yes" } else { "no" }

@@ -2,7 +2,7 @@
 //!
 //! Codex's `base_instructions` (about 20k characters of agent prompt) *replace* Codex's own
 //! prompt for every model a catalog describes, so an entry needs a full one. We take it from
-//! the user's own Codex (`codex debug models --bundled`, see [`super::codex`]): nothing of
+//! the user's own Codex (`codex debug models --bundled`, see [`super::codex_bin`]): nothing of
 //! Codex's prompt lives in our source and the catalog follows the installed Codex version.
 //! Only when no Codex can be run do we fall back to [`BUILTIN_INSTRUCTIONS`], with a loud
 //! warning.
@@ -254,7 +254,7 @@ pub fn entry(spec: &EntrySpec<'_>, base: Option<&Value>) -> Value {
     Value::Object(e)
 }
 
-/// Replaces "based on GPT-…" in the prompt's first line with "running on <model>", so the
+/// Replaces "based on GPT-…" in the prompt's first line with "running on `<model>`", so the
 /// model does not introduce itself as an OpenAI model. Anything else is left as written.
 pub fn retarget_prompt(text: &str, model: &str) -> String {
     const NEEDLE: &str = "based on GPT-";

@@ -1,6 +1,9 @@
 //! Catalog facts from config-only, metadata-only and mixed sources.
 
+use serde_json::{Value, json};
+
 use super::*;
+use crate::config::Config;
 use crate::config::load::{Env, check_file};
 
 fn config(yaml: &str) -> Config {
@@ -11,7 +14,7 @@ fn config(yaml: &str) -> Config {
     check_file(&path, &env).unwrap_or_else(|e| panic!("config: {:?}", e.lines()))
 }
 
-/// The DeepInfra-shaped list of upstream.md §1.8.
+/// A DeepInfra-shaped list (docs/protocol.md#model-list).
 fn deepinfra_list() -> Vec<ModelMeta> {
     meta::models_from_value(&json!({"object": "list", "data": [
         {"id": "deepseek-ai/DeepSeek-V3.2", "object": "model", "created": 0, "owned_by": "deepinfra",

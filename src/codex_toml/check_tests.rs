@@ -319,7 +319,7 @@ fn profiles() {
     // What `--write --profile shim` leaves: the provider in config.toml, the selection in
     // shim.config.toml, the top level still on OpenAI.
     let s = Setup::from_block(
-        &crate::control::codex::CodexBlock {
+        &crate::control::codex_config::CodexBlock {
             model: "m".into(),
             addr: "127.0.0.1:8797".into(),
             env_key: "DEEPINFRA_TOKEN".into(),

@@ -14,7 +14,7 @@ use super::catalog_file;
 use super::explain::explain;
 use super::line_of;
 use super::merge::{TOP_LEVEL_KEYS, misplaced_keys};
-use crate::control::codex::{PROVIDER_ID, normalize_url};
+use crate::control::codex_config::{PROVIDER_ID, normalize_url};
 
 /// Providers built into Codex (a `[model_providers.<id>]` may not reuse these ids).
 pub const BUILT_IN_PROVIDERS: &[&str] = &["openai", "ollama", "lmstudio"];
@@ -318,7 +318,7 @@ fn file_checks(doc: &Doc, file: &str, text: &str, r: &mut Report) {
                 ),
                 fix: format!(
                     "rename it, e.g. name = {:?}",
-                    crate::control::codex::PROVIDER_NAME
+                    crate::control::codex_config::PROVIDER_NAME
                 ),
             });
         }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use super::checks::{self, Files, Finding, Report};
 use super::merge::{self, Change, Refusal};
 use super::{Setup, config_path, profile_path, valid_profile_name};
-use crate::control::codex::PROVIDER_ID;
+use crate::control::codex_config::PROVIDER_ID;
 
 /// Mode of a config file `--write` creates: it may come to hold a bearer token.
 const NEW_FILE_MODE: u32 = 0o600;

@@ -23,7 +23,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::control::codex::{
+use crate::control::codex_config::{
     CodexBlock, PROVIDER_ID, PROVIDER_NAME, REQUEST_MAX_RETRIES, STREAM_IDLE_TIMEOUT_MS,
     STREAM_MAX_RETRIES,
 };
@@ -100,7 +100,7 @@ impl Setup {
 
 /// Codex's config directory: `$CODEX_HOME`, else `$HOME/.codex`.
 pub fn codex_home(codex_home: Option<&str>, home: Option<&str>) -> Option<PathBuf> {
-    crate::control::codex::codex_config_path(codex_home, home)
+    crate::control::codex_config::codex_config_path(codex_home, home)
         .and_then(|p| p.parent().map(Path::to_owned))
 }
 

@@ -8,17 +8,16 @@
 //! printed). When the daemon is not running, the facts come from the config it would load.
 
 use std::fmt::Write as _;
-use std::time::Duration;
 
 use super::client::HOW_TO_START;
-use super::codex::CodexUse;
+use super::codex_config::CodexUse;
 use super::protocol::{StatusReport, UpstreamStatus};
 use super::render::{Style, client_addr};
 use crate::codex_toml;
 use crate::config::Config;
 use crate::config::load::Env;
-
-const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
+use crate::upstream::limits::PROBE_TIMEOUT;
+use crate::upstream::{UpstreamClient, models_url};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
@@ -172,24 +171,12 @@ pub async fn run(target: Target, env: &Env) -> Vec<Check> {
         }
     }
 
-    let http = reqwest::Client::builder()
-        .timeout(HTTP_TIMEOUT)
-        .connect_timeout(HTTP_TIMEOUT)
-        .build();
-    match http {
-        Err(e) => checks.push(Check::fail(
-            "upstream",
-            format!("cannot make an HTTP client: {e}"),
-            "report a bug",
-        )),
-        Ok(http) => {
-            let probes = facts
-                .upstreams
-                .iter()
-                .map(|u| probe_upstream(&http, u, env));
-            checks.extend(futures_util::future::join_all(probes).await);
-        }
-    }
+    let http = UpstreamClient::new();
+    let probes = facts
+        .upstreams
+        .iter()
+        .map(|u| probe_upstream(&http, u, env));
+    checks.extend(futures_util::future::join_all(probes).await);
     checks
 }
 
@@ -298,19 +285,15 @@ fn token_check(f: &Facts, codex: Option<&CodexUse>, env: &Env) -> Check {
     }
 }
 
-async fn probe_upstream(http: &reqwest::Client, u: &UpstreamStatus, env: &Env) -> Check {
+async fn probe_upstream(http: &UpstreamClient, u: &UpstreamStatus, env: &Env) -> Check {
     let what = "upstream";
-    let url = format!("{}/models", u.url);
+    let url = models_url(&u.url, None);
     let token = env.non_empty(&u.api_key_env);
-    let mut req = http.get(&url);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
     let name = &u.name;
-    match req.send().await {
+    match http.probe_models(&u.url, token, PROBE_TIMEOUT).await {
         Err(e) => Check::fail(
             what,
-            format!("'{name}' unreachable: GET {url}: {}", error_chain(&e)),
+            format!("'{name}' unreachable: GET {url}: {}", e.cause()),
             format!(
                 "check the URL ({}) and the network",
                 if u.name == crate::config::DEFAULT_UPSTREAM {
@@ -320,8 +303,7 @@ async fn probe_upstream(http: &reqwest::Client, u: &UpstreamStatus, env: &Env) -
                 }
             ),
         ),
-        Ok(r) => {
-            let code = r.status();
+        Ok(code) => {
             if code.is_success() {
                 Check::ok(what, format!("'{name}' reachable: GET {url} -> {code}"))
             } else if code.as_u16() == 401 || code.as_u16() == 403 {
@@ -359,20 +341,6 @@ async fn probe_upstream(http: &reqwest::Client, u: &UpstreamStatus, env: &Env) -
     }
 }
 
-/// An error and its causes, `a: b: c` (reqwest's top level alone says little).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let text = c.to_string();
-        if !s.contains(&text) {
-            let _ = write!(s, ": {text}");
-        }
-        cur = c.source();
-    }
-    s
-}
-
 /// One line per check; a fix line under each `warn` and `FAIL`.
 pub fn render(checks: &[Check], st: Style) -> String {
     let mut out = String::new();
@@ -400,7 +368,7 @@ pub fn all_good(checks: &[Check]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::codex;
+    use crate::control::codex_config;
 
     fn status(token: bool) -> StatusReport {
         StatusReport {
@@ -446,7 +414,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("config.toml"),
-            codex::render_block(&codex::CodexBlock {
+            codex_config::render_block(&codex_config::CodexBlock {
                 model: "m".into(),
                 addr: "127.0.0.1:1".into(),
                 env_key: "MY_KEY".into(),

@@ -6,11 +6,11 @@
 //!   stale-socket replacement), bounded connections, request handling.
 //! - [`client`]: the `shimctl` side: one request, one reply, errors that say how to start us.
 //! - [`framing`]: reading one capped line.
-//! - [`render`], [`codex`], [`doctor`]: what `shimctl` prints (pure where possible, so the
+//! - [`render`], [`codex_config`], [`doctor`]: what `shimctl` prints (pure where possible, so the
 //!   binary only parses arguments, asks, and prints).
 
 pub mod client;
-pub mod codex;
+pub mod codex_config;
 pub mod doctor;
 pub mod framing;
 pub mod protocol;

@@ -35,7 +35,7 @@ use super::protocol::{
     StatusReport, UpstreamStatus, rfc3339,
 };
 use crate::config::Upstream;
-use crate::service::run::{Event, ReloadOutcome};
+use crate::service::reload::{Event, ReloadOutcome};
 use crate::service::state::State;
 
 pub use super::protocol::REQUEST_TIMEOUT;
@@ -402,24 +402,17 @@ async fn reload(state: &State, events: &mpsc::UnboundedSender<Event>) -> Reply {
             }),
             ..Reply::ok()
         },
-        ReloadOutcome::Refused { reason } => {
-            let reasons: Vec<String> = reason
-                .lines()
-                .filter(|l| !l.trim().is_empty())
-                .map(str::to_owned)
-                .collect();
-            Reply {
-                reload: Some(ReloadReport {
-                    applied: false,
-                    changes: Vec::new(),
-                    reasons,
-                    generation,
-                }),
-                ..Reply::error(format!(
-                    "reload refused; the current configuration stays in force: {reason}"
-                ))
-            }
-        }
+        ReloadOutcome::Refused { reason, reasons } => Reply {
+            reload: Some(ReloadReport {
+                applied: false,
+                changes: Vec::new(),
+                reasons,
+                generation,
+            }),
+            ..Reply::error(format!(
+                "reload refused; the current configuration stays in force: {reason}"
+            ))
+        },
     }
 }
 

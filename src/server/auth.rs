@@ -1,16 +1,24 @@
-//! Who may use the daemon (client keys) and which credential goes upstream.
-//!
-//! Rules (interface.md): the default upstream gets the daemon's own token when it has one,
-//! otherwise the client's `Authorization` header (Codex sends its `env_key` token), as the
-//! original shim did. A named upstream only ever gets its own variable's token: a client's
-//! header is never sent to a provider it was not meant for. When client keys are configured,
-//! the client's header is a key for *us* and is never forwarded.
+//! Who may use the daemon: the client-key check every request passes before its handler
+//! runs, and the [`Caller`] it leaves behind (the client's own token, when it may be
+//! forwarded). Which credential then goes upstream is decided with the route, in
+//! [`super::destination`].
 
 use hyper::HeaderMap;
 use hyper::header::AUTHORIZATION;
 
 use super::error::ApiError;
-use crate::config::{Config, Upstream};
+use crate::config::Config;
+
+/// What the admission check learnt about the client.
+#[derive(Debug, Default)]
+pub struct Caller {
+    /// The client's `Authorization: Bearer` token when no client keys are configured: then
+    /// it is a provider token (Codex sends its `env_key`), which the default upstream may
+    /// receive. With client keys it is a key for us and is never kept here.
+    pub forwardable_token: Option<String>,
+    /// `listen.client_keys_env` is set.
+    pub keys_required: bool,
+}
 
 /// The bearer value of an `Authorization: Bearer …` header, if any.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -22,9 +30,14 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// Checks the client key when `listen.client_keys_env` is set. `None` = allowed.
-pub fn check_client_key(cfg: &Config, headers: &HeaderMap) -> Option<ApiError> {
-    let var = cfg.listen.client_keys_env.as_deref()?;
+/// Checks the client key when `listen.client_keys_env` is set, and says who is calling.
+pub fn admit(cfg: &Config, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    let Some(var) = cfg.listen.client_keys_env.as_deref() else {
+        return Ok(Caller {
+            forwardable_token: bearer(headers).map(str::to_owned),
+            keys_required: false,
+        });
+    };
     let presented = bearer(headers);
     let ok = presented.is_some_and(|p| {
         // Check every key, always, so timing does not tell which (or whether any) matched.
@@ -33,47 +46,25 @@ pub fn check_client_key(cfg: &Config, headers: &HeaderMap) -> Option<ApiError> {
         })
     });
     if ok {
-        None
+        Ok(Caller {
+            forwardable_token: None,
+            keys_required: true,
+        })
     } else if cfg.listen.client_keys.is_empty() {
-        Some(ApiError::new(
+        Err(ApiError::new(
             hyper::StatusCode::UNAUTHORIZED,
             "authentication_error",
             Some("invalid_api_key"),
             format!("client keys are required but ${var} is empty in the daemon's environment"),
         ))
     } else {
-        Some(ApiError::new(
+        Err(ApiError::new(
             hyper::StatusCode::UNAUTHORIZED,
             "authentication_error",
             Some("invalid_api_key"),
             "a valid client key is required: send one of the keys in listen.client_keys_env as Authorization: Bearer <key>",
         ))
     }
-}
-
-/// The token to send to `up`, or the 401 that names the variable to set.
-pub fn upstream_bearer<'a>(
-    cfg: &Config,
-    up: &'a Upstream,
-    client_headers: &'a HeaderMap,
-) -> Result<Option<&'a str>, ApiError> {
-    if let Some(t) = &up.token {
-        return Ok(Some(t.expose()));
-    }
-    let may_use_client_header = up.is_default() && cfg.listen.client_keys_env.is_none();
-    if may_use_client_header {
-        if let Some(t) = bearer(client_headers) {
-            return Ok(Some(t));
-        }
-        return Err(ApiError::unauthorized(format!(
-            "no provider token: set {} in the daemon's environment (or in Codex's env_key, which Codex sends as Authorization)",
-            up.api_key_env
-        )));
-    }
-    Err(ApiError::unauthorized(format!(
-        "no provider token for upstream '{}': set {} in the daemon's environment",
-        up.name, up.api_key_env
-    )))
 }
 
 /// Compares two byte strings in time that depends only on their lengths.

@@ -1,6 +1,7 @@
-//! The response body type: either a complete buffer or a bounded channel of chunks fed by a
-//! task (streams). The channel is what bounds memory: when Codex reads slowly the task blocks
-//! on `send`, stops reading from the upstream, and TCP backpressure does the rest.
+//! The response body type, either a complete buffer or a bounded channel of chunks fed by a
+//! task (streams), and the two reply shapes built on it (JSON, SSE). The channel is what
+//! bounds memory: when Codex reads slowly the task blocks on `send`, stops reading from the
+//! upstream, and TCP backpressure does the rest.
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -8,6 +9,8 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
+use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
+use hyper::{Response, StatusCode};
 use tokio::sync::mpsc;
 
 /// How many translated chunks may wait for the client before the stream task pauses.
@@ -59,4 +62,22 @@ impl Body for ShimBody {
             ShimBody::Channel(_) => SizeHint::default(),
         }
     }
+}
+
+/// A JSON reply with the given status.
+pub fn json_response(status: StatusCode, body: impl Into<Bytes>) -> Response<ShimBody> {
+    let mut resp = Response::new(ShimBody::full(body));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+/// A Responses SSE reply (`text/event-stream`, not cached).
+pub fn sse_response(body: ShimBody) -> Response<ShimBody> {
+    let mut r = Response::new(body);
+    let h = r.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
 }

@@ -1,11 +1,24 @@
-//! Replies the shim makes itself, in the OpenAI error shape
-//! `{"error":{"message","type","code"}}`. Every proxy-made reply also carries the
-//! `x-deepinfra-shim-error` header, so a user (or test) can tell it from a provider's reply.
+//! The one place where an error becomes an HTTP status and an OpenAI error body
+//! `{"error":{"message","type","code"}}` (docs/protocol.md#errors):
+//!
+//! - the shim's own refusals and failures ([`ApiError`]): bad requests ([`TranslateError`]
+//!   too), missing credentials, an unreachable or silent upstream ([`UpstreamError`]: 502,
+//!   or 504 when a wait ran out). Every such reply carries the `x-deepinfra-shim-error`
+//!   header, so a user (or test) can tell it from a provider's reply;
+//! - a provider's refusal ([`ProviderRefusal`]), relayed with the status Codex acts on, the
+//!   provider's message (secrets removed) and `Retry-After` ([`refusal_response`]).
+//!
+//! A streamed request that fails before its stream began is answered in the stream instead
+//! (`response.failed`), by the handler.
 
-use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use hyper::{Response, StatusCode};
 
-use super::body::ShimBody;
+use super::body::{ShimBody, json_response};
+use super::secrets::redact_bytes;
+use crate::translate::refusal::ProviderRefusal;
+use crate::translate::request::TranslateError;
+use crate::upstream::{Side, UpstreamError};
 
 /// Marks replies made by the shim rather than relayed from the provider.
 pub const PROXY_ERROR_HEADER: &str = "x-deepinfra-shim-error";
@@ -16,6 +29,8 @@ pub struct ApiError {
     pub message: String,
     pub kind: &'static str,
     pub code: Option<String>,
+    /// Whose fault it is: the client's (4xx) or the upstream's (and the log level with it).
+    pub side: Side,
 }
 
 impl ApiError {
@@ -30,6 +45,11 @@ impl ApiError {
             message: message.into(),
             kind,
             code: code.map(str::to_owned),
+            side: if status.is_client_error() {
+                Side::Downstream
+            } else {
+                Side::Upstream
+            },
         }
     }
 
@@ -101,9 +121,20 @@ impl ApiError {
     }
 
     pub fn body_bytes(&self) -> Vec<u8> {
-        crate::translate::errors::error_body(&self.message, self.kind, self.code.as_deref())
+        crate::translate::openai_error_body(&self.message, self.kind, self.code.as_deref())
     }
 
+    /// The reply, logged: a refusal of the client's request at info, a failure at warn.
+    pub fn reply(self) -> Response<ShimBody> {
+        if self.side == Side::Downstream {
+            tracing::info!(status = self.status.as_u16(), message = %self.message, "Request refused");
+        } else {
+            tracing::warn!(status = self.status.as_u16(), side = self.side.as_str(), message = %self.message, "Request failed");
+        }
+        self.into_response()
+    }
+
+    /// The reply, not logged.
     pub fn into_response(self) -> Response<ShimBody> {
         let body = self.body_bytes();
         let mut resp = Response::new(ShimBody::full(body));
@@ -116,11 +147,99 @@ impl ApiError {
     }
 }
 
-/// A JSON reply with the given status.
-pub fn json_response(status: StatusCode, body: impl Into<bytes::Bytes>) -> Response<ShimBody> {
-    let mut resp = Response::new(ShimBody::full(body));
-    *resp.status_mut() = status;
-    resp.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    resp
+impl From<TranslateError> for ApiError {
+    fn from(e: TranslateError) -> Self {
+        let code = match &e {
+            TranslateError::InvalidJson(_) => "invalid_json",
+            TranslateError::Invalid(_) => "invalid_request",
+            TranslateError::Unsupported(_) => "unsupported",
+        };
+        ApiError::bad_request(code, e.to_string())
+    }
+}
+
+impl From<&UpstreamError> for ApiError {
+    fn from(e: &UpstreamError) -> Self {
+        let mut api = if e.is_timeout() {
+            ApiError::gateway_timeout(e.to_string())
+        } else {
+            ApiError::bad_gateway(e.to_string())
+        };
+        api.side = e.side();
+        api
+    }
+}
+
+/// A provider's refusal, answered before any byte of the reply was sent: the status Codex
+/// acts on, the OpenAI envelope with the provider's message (without this request's
+/// secrets), and `Retry-After` for rate limits. Not marked as proxy-made: it is the
+/// provider's answer.
+pub fn refusal_response(refusal: &ProviderRefusal, secrets: &[String]) -> Response<ShimBody> {
+    let status = StatusCode::from_u16(refusal.http_status()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut r = json_response(status, redact_bytes(refusal.openai_body(), secrets));
+    if let Some(secs) = refusal.retry_after_header() {
+        r.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_errors_map_to_502_or_504_with_their_side() {
+        let timeout = ApiError::from(&UpstreamError::NoHeaders {
+            url: "http://u".into(),
+            secs: 2,
+        });
+        assert_eq!(timeout.status, StatusCode::GATEWAY_TIMEOUT);
+        assert_eq!(timeout.code.as_deref(), Some("upstream_timeout"));
+        assert_eq!(timeout.side, Side::Upstream);
+        let broken = ApiError::from(&UpstreamError::TooLarge {
+            url: "http://u".into(),
+            limit: 1,
+        });
+        assert_eq!(broken.status, StatusCode::BAD_GATEWAY);
+        assert_eq!(broken.code.as_deref(), Some("upstream_unreachable"));
+        let internal = ApiError::from(&UpstreamError::Request {
+            url: "http://u".into(),
+            reason: "x".into(),
+        });
+        assert_eq!(internal.side, Side::Internal);
+    }
+
+    #[test]
+    fn translate_errors_are_400_with_their_code() {
+        let e = ApiError::from(TranslateError::Unsupported("no".into()));
+        assert_eq!(
+            (e.status, e.code.as_deref(), e.side),
+            (
+                StatusCode::BAD_REQUEST,
+                Some("unsupported"),
+                Side::Downstream
+            )
+        );
+    }
+
+    #[test]
+    fn a_refusal_keeps_the_provider_status_kind_and_hides_secrets() {
+        let refusal = crate::translate::refusal::classify(
+            429,
+            br#"{"error":{"message":"slow down, key sk-abcdef"}}"#,
+            Some("7"),
+            None,
+        );
+        let r = refusal_response(&refusal, &["sk-abcdef".to_owned()]);
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.headers()[RETRY_AFTER], "7");
+        // The provider's answer, not one of ours.
+        assert!(r.headers().get(PROXY_ERROR_HEADER).is_none());
+        let ShimBody::Full(Some(body)) = r.into_body() else {
+            panic!("a whole body")
+        };
+        let text = std::str::from_utf8(&body).unwrap();
+        assert!(text.contains("slow down, key ***"), "{text}");
+        assert!(!text.contains("sk-abcdef"), "{text}");
+    }
 }

@@ -1,18 +1,25 @@
-//! The HTTP front end Codex talks to: the accept loop, routing, and the handlers.
+//! The HTTP front end Codex talks to: the accept loop, routing, and the handlers. It knows
+//! hyper and Codex; the provider is behind [`crate::upstream`] (docs/architecture.md).
 //!
-//! - [`routes`]: path/method dispatch, client keys, the per-request span and counters.
-//! - [`responses`]: `POST /v1/responses` (translate, call the upstream, answer JSON or SSE).
-//! - [`pump`]: the task that moves one upstream stream through the translator to the client.
+//! - [`routes`]: path/method dispatch, the per-request span, the client-key check ([`auth`]).
+//! - [`responses`]: `POST /v1/responses`, top to bottom: [`request_body`], parse,
+//!   [`destination`], translate, upstream, reply ([`pump`] for streams).
+//! - [`pump`]: moves one upstream stream through the translator to the client.
 //! - [`passthrough`]: `POST /v1/chat/completions` and `GET /v1/models`, relayed as they are.
-//! - [`auth`], [`error`], [`body`]: credentials, proxy-made error replies, the body type.
+//! - [`error`]: the one mapping of errors to HTTP statuses and OpenAI error bodies.
+//! - [`body`]: the response body type and the JSON/SSE reply shapes; [`secrets`]: keeping a
+//!   request's secrets out of what is logged or relayed.
 
 pub mod auth;
 pub mod body;
+pub mod destination;
 pub mod error;
 pub mod passthrough;
 pub mod pump;
+pub mod request_body;
 pub mod responses;
 pub mod routes;
+pub mod secrets;
 
 use std::convert::Infallible;
 use std::sync::Arc;

@@ -7,26 +7,28 @@
 
 use std::sync::Arc;
 
-use futures_util::StreamExt;
 use hyper::body::Incoming;
-use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::header::{CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Request, Response, StatusCode};
 
-use super::auth;
-use super::body::ShimBody;
-use super::error::{ApiError, json_response};
-use super::responses::{failure_to_api, read_body};
-use crate::config::{Config, Upstream};
-use crate::service::state::State;
+use super::auth::Caller;
+use super::body::{ShimBody, json_response};
+use super::error::ApiError;
+use super::{destination, request_body};
+use crate::config::Config;
+use crate::service::state::{RequestGuard, State};
+use crate::upstream::limits::MAX_MODEL_LIST;
+use crate::upstream::{Relayed, UpstreamError};
 
 pub async fn chat(
     state: Arc<State>,
     cfg: Arc<Config>,
+    caller: Caller,
     req: Request<Incoming>,
 ) -> Response<ShimBody> {
     let mut guard = state.stats.begin();
     let (parts, body) = req.into_parts();
-    let bytes = match read_body(&parts.headers, body, cfg.max_body_bytes).await {
+    let bytes = match request_body::read(&parts.headers, body, cfg.max_body_bytes).await {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
@@ -45,61 +47,51 @@ pub async fn chat(
     };
     let model = peek.model.unwrap_or_default();
     tracing::Span::current().record("model", model.as_str());
-    let up = Arc::clone(cfg.resolve(&model).upstream);
-    tracing::Span::current().record("upstream", up.name.as_str());
-    guard.set_upstream(&up.name);
-    let bearer = match auth::upstream_bearer(&cfg, &up, &parts.headers) {
-        Ok(b) => b,
+    let (up, bearer) = match destination::upstream_for(&cfg, &model, &caller) {
+        Ok(d) => d,
         Err(e) => return e.into_response(),
     };
-    let resp = match state
-        .http
-        .post_json(&up, "chat/completions", bearer, bytes, peek.stream)
-        .await
-    {
+    tracing::Span::current().record("upstream", up.name.as_str());
+    guard.set_upstream(&up.name);
+    let relayed = match state.http.relay_chat(up, bearer, bytes, peek.stream).await {
         Ok(r) => r,
-        Err(f) => return failure_to_api(&f).into_response(),
+        Err(e) => return ApiError::from(&e).into_response(),
     };
-    if resp.status().is_success() {
+    if relayed.status.is_success() {
         guard.succeeded();
     }
-    relay(resp, up, guard)
+    relay(relayed, guard)
 }
 
 pub async fn models(
     state: Arc<State>,
     cfg: Arc<Config>,
+    caller: Caller,
     req: Request<Incoming>,
 ) -> Response<ShimBody> {
     let mut guard = state.stats.begin();
-    let up = Arc::clone(&cfg.default_upstream);
+    let up = &cfg.default_upstream;
     guard.set_upstream(&up.name);
-    let bearer = auth::upstream_bearer(&cfg, &up, req.headers())
-        .ok()
-        .flatten();
-    let path = match req.uri().query() {
-        Some(q) => format!("models?{q}"),
-        None => "models".to_owned(),
-    };
-    let resp = match state.http.get(&up, &path, bearer).await {
+    let bearer = destination::bearer_for(up, &caller).ok().flatten();
+    let relayed = match state.http.relay_models(up, bearer, req.uri().query()).await {
         Ok(r) => r,
-        Err(f) => return failure_to_api(&f).into_response(),
+        Err(e) => return ApiError::from(&e).into_response(),
     };
-    if resp.status().is_success() {
+    if relayed.status.is_success() {
         guard.succeeded();
     }
     let aliases: Vec<&String> = cfg.routes.exact.keys().collect();
-    if !resp.status().is_success() || aliases.is_empty() {
-        return relay(resp, up, guard);
+    if !relayed.status.is_success() || aliases.is_empty() {
+        return relay(relayed, guard);
     }
     // Add the configured aliases to the provider's list, so a client that lists models sees
     // every name this daemon answers to.
-    let status = resp.status();
-    let body = match resp.bytes().await {
+    let status = relayed.status;
+    let body = match relayed.body.read_all(MAX_MODEL_LIST).await {
         Ok(b) => b,
         Err(e) => {
             guard.failed();
-            return failure_to_api(&crate::upstream::describe(e, &up.url)).into_response();
+            return ApiError::from(&e).into_response();
         }
     };
     let mut list: serde_json::Value = match serde_json::from_slice(&body) {
@@ -122,56 +114,48 @@ pub async fn models(
 /// Streams an upstream reply to the client as it arrives, with the idle timeout between
 /// chunks; a broken upstream just ends the body (the client sees a truncated stream, as it
 /// would talking to the provider directly).
-fn relay(
-    resp: reqwest::Response,
-    up: Arc<Upstream>,
-    guard: crate::service::state::RequestGuard,
-) -> Response<ShimBody> {
-    let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-    let content_type = resp
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok());
-    let retry_after = resp
-        .headers()
-        .get("retry-after")
-        .and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok());
-    let (tx, body) = ShimBody::channel();
+fn relay(relayed: Relayed, guard: RequestGuard) -> Response<ShimBody> {
+    let Relayed {
+        status,
+        content_type,
+        retry_after,
+        mut body,
+    } = relayed;
+    let (tx, reply) = ShimBody::channel();
     let span = tracing::Span::current();
     tokio::spawn(tracing::Instrument::instrument(
         async move {
             let _guard = guard;
-            let mut s = resp.bytes_stream();
             loop {
                 tokio::select! {
                     biased;
                     _ = tx.closed() => break,
-                    next = tokio::time::timeout(up.timeout, s.next()) => match next {
-                        Ok(Some(Ok(b))) => {
+                    next = body.next_chunk() => match next {
+                        Some(Ok(b)) => {
                             if tx.send(b).await.is_err() { break; }
                         }
-                        Ok(Some(Err(e))) => {
-                            tracing::warn!(error = %crate::upstream::describe(e, &up.url), "Upstream stream broke");
+                        Some(Err(UpstreamError::Idle { secs, .. })) => {
+                            tracing::warn!(secs, "Upstream went silent; closing the relayed stream");
                             break;
                         }
-                        Ok(None) => break,
-                        Err(_) => {
-                            tracing::warn!(secs = up.timeout.as_secs(), "Upstream went silent; closing the relayed stream");
+                        Some(Err(e)) => {
+                            tracing::warn!(error = %e, "Upstream stream broke");
                             break;
                         }
+                        None => break,
                     }
                 }
             }
         },
         span,
     ));
-    let mut r = Response::new(body);
+    let mut r = Response::new(reply);
     *r.status_mut() = status;
     if let Some(ct) = content_type {
         r.headers_mut().insert(CONTENT_TYPE, ct);
     }
     if let Some(ra) = retry_after {
-        r.headers_mut().insert("retry-after", ra);
+        r.headers_mut().insert(RETRY_AFTER, ra);
     }
     r
 }

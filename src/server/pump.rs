@@ -1,60 +1,60 @@
-//! Carries one upstream SSE stream to Codex.
+//! Carries one upstream SSE stream to Codex (docs/protocol.md#timeouts for its clocks).
 //!
-//! Upstream bytes -> [`SseParser`] -> [`StreamTranslator`] -> the reply body. [`start`] runs
-//! inside the request handler and translates whatever the upstream has already sent: a reply
-//! that is already whole (most replies on a fast link) goes out as one buffer, with the
-//! headers, in one write. Anything longer is handed to a task that writes one buffer per
+//! Upstream bytes ([`UpstreamStream`]) -> [`SseParser`] -> [`StreamTranslator`] -> the SSE
+//! reply. [`start`] runs inside the request handler and translates whatever the upstream has
+//! already sent: a reply that is already whole (most replies on a fast link) goes out as one
+//! buffer, with the headers, in one write. Anything longer is handed to a task that writes one buffer per
 //! batch of upstream chunks into the bounded body channel. The task also owns the three
 //! clocks of a stream:
 //! - heartbeat: `response.in_progress` while the upstream is silent (SSE comments do not keep
 //!   Codex's idle timer alive, data events do);
-//! - idle timeout: the upstream said nothing for `timeout_ms` -> `response.failed`;
+//! - idle timeout: the upstream said nothing for its idle timeout -> `response.failed`;
 //! - drain deadline: the daemon is shutting down and the grace period is over.
 //!
 //! When Codex disconnects the channel closes; the task sees it at once and drops the upstream
 //! response, which cancels the upstream request.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{FutureExt, StreamExt};
+use hyper::Response;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::body::ShimBody;
-use crate::config::Upstream;
+use super::body::{ShimBody, sse_response};
+use super::secrets::redact;
 use crate::service::state::{RequestGuard, State};
+use crate::translate::reply::Outcome;
 use crate::translate::sse::SseParser;
-use crate::translate::stream::{Outcome, StreamTranslator};
+use crate::translate::stream::StreamTranslator;
+use crate::upstream::limits::MAX_EVENT_BYTES;
+use crate::upstream::{UpstreamError, UpstreamStream};
 
-/// Largest single upstream SSE event we accept (a few providers send 1 MB+ lines).
-pub const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
-
+/// One stream to carry: the upstream body and everything its reply needs.
 pub struct Pump {
     pub state: Arc<State>,
-    pub upstream: Arc<Upstream>,
-    pub response: reqwest::Response,
+    /// `response.in_progress` interval while the upstream is silent.
+    pub heartbeat: Duration,
+    pub body: UpstreamStream,
     pub translator: StreamTranslator,
     pub guard: RequestGuard,
     pub secrets: Vec<String>,
 }
 
-type UpstreamBody = std::pin::Pin<
-    Box<dyn futures_util::Stream<Item = Result<Bytes, reqwest::Error>> + Send + 'static>,
->;
-
-/// Translates what the upstream has already sent and returns the reply body for Codex.
+/// Translates what the upstream has already sent and returns the reply for Codex.
 ///
 /// Most replies on a fast link arrive whole with (or right after) the upstream's headers. What
 /// is already there is translated before the response leaves: if that is the whole stream the
 /// reply is one buffer (one client write, no task, no channel, no timer); otherwise
 /// `response.created` and everything translated so far leave with the headers and a task
 /// carries the rest. Nothing here waits for the network.
-pub async fn start(p: Pump) -> ShimBody {
+pub async fn start(p: Pump) -> Response<ShimBody> {
     let Pump {
         state,
-        upstream,
-        response,
+        heartbeat,
+        mut body,
         mut translator,
         guard,
         secrets,
@@ -62,22 +62,13 @@ pub async fn start(p: Pump) -> ShimBody {
     let mut out = Vec::with_capacity(8 * 1024);
     translator.start(&mut out);
     let mut parser = SseParser::new(MAX_EVENT_BYTES);
-    let mut body: UpstreamBody = Box::pin(response.bytes_stream());
     if let Some(item) = next_ready(&mut body).await {
-        let ended = take_ready(
-            item,
-            &mut body,
-            &mut parser,
-            &mut translator,
-            &upstream.url,
-            &mut out,
-        )
-        .await;
+        let ended = take_ready(item, &mut body, &mut parser, &mut translator, &mut out).await;
         if ended || translator.is_terminated() {
             drop(body);
             let sent = out.len() as u64;
             report(&translator, guard, sent, false, &secrets);
-            return ShimBody::full(out);
+            return sse_response(ShimBody::full(out));
         }
     }
     let (tx, reply) = ShimBody::channel();
@@ -86,7 +77,7 @@ pub async fn start(p: Pump) -> ShimBody {
     let _ = tx.try_send(Bytes::from(out));
     let task = Stream {
         state,
-        upstream,
+        heartbeat,
         body,
         parser,
         translator,
@@ -97,14 +88,14 @@ pub async fn start(p: Pump) -> ShimBody {
     };
     let span = tracing::Span::current();
     tokio::spawn(tracing::Instrument::instrument(run(task), span));
-    reply
+    sse_response(reply)
 }
 
 /// A stream that outlived [`start`]: carried to Codex by its own task.
 struct Stream {
     state: Arc<State>,
-    upstream: Arc<Upstream>,
-    body: UpstreamBody,
+    heartbeat: Duration,
+    body: UpstreamStream,
     parser: SseParser,
     translator: StreamTranslator,
     tx: mpsc::Sender<Bytes>,
@@ -117,7 +108,7 @@ struct Stream {
 async fn run(s: Stream) {
     let Stream {
         state,
-        upstream,
+        heartbeat: beat,
         mut body,
         mut parser,
         mut translator,
@@ -128,8 +119,7 @@ async fn run(s: Stream) {
     } = s;
     let mut out = Vec::with_capacity(8 * 1024);
     let mut drain = state.drain_deadline();
-    let idle = upstream.timeout;
-    let beat = upstream.heartbeat;
+    let idle = body.idle_timeout();
     let mut last_data = Instant::now();
     let mut next_beat = last_data + beat;
     let mut client_gone = false;
@@ -160,7 +150,7 @@ async fn run(s: Stream) {
             first = body.next() => {
                 last_data = Instant::now();
                 next_beat = last_data + beat;
-                let ended = take_ready(first, &mut body, &mut parser, &mut translator, &upstream.url, &mut out).await;
+                let ended = take_ready(first, &mut body, &mut parser, &mut translator, &mut out).await;
                 if !send(&tx, &mut out, &mut sent).await {
                     client_gone = true;
                     break;
@@ -184,11 +174,7 @@ async fn run(s: Stream) {
                     break;
                 }
                 if Instant::now() >= idle_deadline {
-                    translator.fail(
-                        "server_error",
-                        &format!("upstream {} sent nothing for {} s", upstream.url, idle.as_secs()),
-                        &mut out,
-                    );
+                    translator.fail("server_error", &body.idle_error().to_string(), &mut out);
                     send(&tx, &mut out, &mut sent).await;
                     break;
                 }
@@ -207,7 +193,8 @@ async fn run(s: Stream) {
     report(&translator, guard, sent, client_gone, &secrets);
 }
 
-/// Counts the request and logs how its stream ended.
+/// Counts the request and logs how its stream ended (`outcome` is the Responses status, or
+/// `cancelled` when Codex went away first).
 fn report(
     translator: &StreamTranslator,
     mut guard: RequestGuard,
@@ -218,6 +205,7 @@ fn report(
     let ms = guard.elapsed().as_millis() as u64;
     if client_gone {
         tracing::info!(
+            outcome = "cancelled",
             duration_ms = ms,
             bytes = sent,
             "Client disconnected; upstream request cancelled"
@@ -225,32 +213,41 @@ fn report(
         guard.failed();
         return;
     }
-    match translator.outcome() {
-        Outcome::Completed => {
-            guard.succeeded();
-            tracing::info!(
-                status = 200,
-                outcome = "completed",
-                duration_ms = ms,
-                bytes = sent,
-                "Stream finished"
-            );
-        }
-        Outcome::Incomplete { reason } => {
-            guard.succeeded();
-            tracing::info!(status = 200, outcome = "incomplete", reason = %reason, duration_ms = ms, bytes = sent, "Stream finished");
-        }
-        Outcome::Failed { code, message } => {
-            let message = super::responses::redact(message, secrets);
-            tracing::warn!(status = 200, outcome = "failed", code = %code, message = %message, duration_ms = ms, bytes = sent, "Stream failed");
-        }
-        Outcome::InProgress => {
-            tracing::warn!(
-                duration_ms = ms,
-                bytes = sent,
-                "Stream ended without a terminal event"
-            );
-        }
+    let outcome = translator.outcome();
+    if outcome.is_success() {
+        guard.succeeded();
+    }
+    match outcome {
+        Outcome::Completed => tracing::info!(
+            status = 200,
+            outcome = outcome.as_str(),
+            duration_ms = ms,
+            bytes = sent,
+            "Stream finished"
+        ),
+        Outcome::Incomplete { reason } => tracing::info!(
+            status = 200,
+            outcome = outcome.as_str(),
+            reason = %reason,
+            duration_ms = ms,
+            bytes = sent,
+            "Stream finished"
+        ),
+        Outcome::Failed { code, message } => tracing::warn!(
+            status = 200,
+            outcome = outcome.as_str(),
+            code = %code,
+            message = %redact(message, secrets),
+            duration_ms = ms,
+            bytes = sent,
+            "Stream failed"
+        ),
+        Outcome::InProgress => tracing::warn!(
+            outcome = outcome.as_str(),
+            duration_ms = ms,
+            bytes = sent,
+            "Stream ended without a terminal event"
+        ),
     }
 }
 
@@ -262,11 +259,10 @@ const COALESCE_LIMIT: usize = 64 * 1024;
 /// events per read, and hyper hands them over one HTTP chunk per poll. Returns true when the
 /// upstream body ended (or broke), i.e. nothing more will come.
 async fn take_ready(
-    first: Option<Result<Bytes, reqwest::Error>>,
-    body: &mut (impl futures_util::Stream<Item = Result<Bytes, reqwest::Error>> + Unpin),
+    first: Option<Result<Bytes, UpstreamError>>,
+    body: &mut UpstreamStream,
     parser: &mut SseParser,
     translator: &mut StreamTranslator,
-    upstream_url: &str,
     out: &mut Vec<u8>,
 ) -> bool {
     let mut item = first;
@@ -282,12 +278,7 @@ async fn take_ready(
                 }
             }
             Some(Err(e)) => {
-                let failure = crate::upstream::describe(e, upstream_url);
-                translator.fail(
-                    "server_error",
-                    &format!("upstream stream broke: {failure}"),
-                    out,
-                );
+                translator.fail("server_error", &format!("upstream stream broke: {e}"), out);
                 return true;
             }
             None => {

@@ -1,4 +1,4 @@
-//! Path and method dispatch, with the per-request span and counters.
+//! Path and method dispatch, with the per-request span and the client-key check.
 //!
 //! Paths are accepted with and without the `/v1` prefix, so a Codex `base_url` of either
 //! `http://127.0.0.1:8797/v1` or `http://127.0.0.1:8797` works.
@@ -10,8 +10,8 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use tracing::Instrument;
 
-use super::body::ShimBody;
-use super::error::{ApiError, json_response};
+use super::body::{ShimBody, json_response};
+use super::error::ApiError;
 use super::{auth, passthrough, responses};
 use crate::service::state::State;
 
@@ -66,13 +66,14 @@ async fn dispatch(state: Arc<State>, req: Request<Incoming>) -> Response<ShimBod
 
     // One snapshot for the whole request, held until its stream ends.
     let cfg = state.config();
-    if let Some(err) = auth::check_client_key(&cfg, req.headers()) {
-        return err.into_response();
-    }
+    let caller = match auth::admit(&cfg, req.headers()) {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
     match route {
-        "/responses" => responses::handle(state, cfg, req).await,
-        "/chat/completions" => passthrough::chat(state, cfg, req).await,
-        _ => passthrough::models(state, cfg, req).await,
+        "/responses" => responses::handle(state, cfg, caller, req).await,
+        "/chat/completions" => passthrough::chat(state, cfg, caller, req).await,
+        _ => passthrough::models(state, cfg, caller, req).await,
     }
 }
 

@@ -2,60 +2,40 @@
 //! then drain.
 //!
 //! Every reload trigger (SIGHUP, the file watcher, `shimctl reload`) goes through one channel
-//! to this loop, so reloads never run concurrently and their results are reported in one place.
+//! to this loop, which runs [`reload::reload`] for each in turn.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 
 use super::logging;
 use super::notify;
+use super::reload::{self, Event};
 use super::signals::{self, SignalEvent};
 use super::state::State;
 use crate::config::Config;
+use crate::config::cli::Cli;
+use crate::config::load::Env;
 
-/// Builds the next configuration from the current one (re-reads the file; flags and env
-/// stay pinned). Provided by `main`, which owns the command line and environment snapshot.
-pub type Reloader = Box<dyn Fn(&Config) -> Result<Config, ReloadRefused> + Send + Sync>;
-
-/// Why a reload was refused (every problem, one per line).
-#[derive(Debug, Clone)]
-pub struct ReloadRefused(pub String);
-
-/// The result of one reload, as reported to `shimctl reload`.
-#[derive(Debug, Clone)]
-pub enum ReloadOutcome {
-    Applied { changes: Vec<String> },
-    Refused { reason: String },
-}
-
-/// Events the main loop reacts to.
-pub enum Event {
-    Stop(&'static str),
-    Reload {
-        source: &'static str,
-        reply: Option<oneshot::Sender<ReloadOutcome>>,
-    },
-}
-
-/// Describes the difference between two configs (lines for logs and `shimctl reload`).
-pub type Differ = fn(&Config, &Config) -> Vec<String>;
-
+/// What the daemon runs with: the checked configuration, and the command line and
+/// environment snapshot it came from (reloads read the file again with both).
 pub struct Daemon {
     pub config: Config,
-    pub reloader: Reloader,
-    pub differ: Differ,
-    /// The config file to watch for changes (None: nothing to watch).
-    pub watch_path: Option<std::path::PathBuf>,
+    pub cli: Cli,
+    pub env: Env,
 }
 
 /// Runs the daemon until a stop signal; returns the process exit code.
 pub async fn run(d: Daemon) -> i32 {
-    let log = logging::init(d.config.log.format, &d.config.log.level);
-    let state = State::new(d.config, log);
+    let Daemon { config, cli, env } = d;
+    // Watch the path even when the default file does not exist yet: creating it later is a
+    // reload like any other edit.
+    let watch_path = crate::config::load::config_path(&cli, &env).0;
+    let log = logging::init(config.log.format, &config.log.level);
+    let state = State::new(config, log);
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
     // The control socket comes first: it is also the "is another daemon running?" check, so a
     // second daemon refuses before binding anything. Dropping `_control` (any return below)
@@ -85,7 +65,7 @@ pub async fn run(d: Daemon) -> i32 {
     // Signals and the file watcher are armed before we announce the address: an edit or a
     // SIGHUP that follows the "Listening" line must never be missed.
     spawn_signal_forwarder(ev_tx.clone());
-    let _watcher = super::watch::spawn(d.watch_path.as_deref(), ev_tx.clone());
+    let _watcher = super::watch::spawn(watch_path.as_deref(), ev_tx.clone());
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let server = tokio::spawn(crate::server::serve(listener, Arc::clone(&state), stop_rx));
@@ -96,13 +76,13 @@ pub async fn run(d: Daemon) -> i32 {
     );
     spawn_watchdog(Arc::clone(&state));
     spawn_timer_anchor();
-    notify::ready(&status_line(&state));
+    notify::ready(&state.status_line());
 
     let why = loop {
         match ev_rx.recv().await {
             Some(Event::Stop(why)) => break why,
             Some(Event::Reload { source, reply }) => {
-                let outcome = reload(&state, &d.reloader, d.differ, source);
+                let outcome = reload::reload(&state, &cli, &env, source);
                 if let Some(r) = reply {
                     let _ = r.send(outcome);
                 }
@@ -184,7 +164,7 @@ fn spawn_watchdog(state: Arc<State>) {
         loop {
             tick.tick().await;
             notify::watchdog();
-            notify::status(&status_line(&state));
+            notify::status(&state.status_line());
         }
     });
 }
@@ -225,62 +205,4 @@ pub fn listening_addr(line: &str) -> Option<SocketAddr> {
         .find(|c: char| !(c.is_ascii_hexdigit() || matches!(c, '.' | ':' | '[' | ']')))
         .unwrap_or(rest.len());
     rest[..end].parse().ok()
-}
-
-/// Parse -> validate -> swap, or keep the old config and say why.
-pub fn reload(state: &State, reloader: &Reloader, differ: Differ, source: &str) -> ReloadOutcome {
-    notify::reloading();
-    let old = state.config();
-    let outcome = match reloader(&old) {
-        Ok(new) => {
-            let changes = differ(&old, &new);
-            if new.log.level != old.log.level
-                && let Err(e) = state.log.set_level(&new.log.level)
-            {
-                tracing::warn!(error = %e, "Log level from the new config refused");
-            }
-            state.swap_config(new);
-            let mut info = state.reload.lock().expect("reload lock");
-            info.generation += 1;
-            info.reload_count += 1;
-            info.loaded_at = std::time::SystemTime::now();
-            info.last_error = None;
-            info.last_result = Some(if changes.is_empty() {
-                "applied (no changes)".to_owned()
-            } else {
-                format!("applied ({} changes)", changes.len())
-            });
-            drop(info);
-            tracing::info!(source, changes = %changes.join("; "), "Configuration reloaded");
-            ReloadOutcome::Applied { changes }
-        }
-        Err(ReloadRefused(reason)) => {
-            let mut info = state.reload.lock().expect("reload lock");
-            info.last_error = Some(reason.clone());
-            info.last_result = Some("refused".to_owned());
-            drop(info);
-            tracing::warn!(source, reason = %reason, "Configuration reload refused; keeping the current configuration");
-            ReloadOutcome::Refused { reason }
-        }
-    };
-    notify::ready(&status_line(state));
-    outcome
-}
-
-/// The one-line summary for sd-notify `STATUS=`.
-pub fn status_line(state: &State) -> String {
-    use std::sync::atomic::Ordering::Relaxed;
-    let info = state.reload_info();
-    let reload = match (&info.last_error, &info.last_result) {
-        (Some(e), _) => format!("last reload refused: {}", e.lines().next().unwrap_or("")),
-        (None, Some(r)) => format!("last reload {r}"),
-        (None, None) => "config loaded".to_owned(),
-    };
-    format!(
-        "{} requests ({} active, {} failed); {}",
-        state.stats.total.load(Relaxed),
-        state.stats.active.load(Relaxed),
-        state.stats.failed.load(Relaxed),
-        reload
-    )
 }

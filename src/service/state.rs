@@ -85,6 +85,42 @@ impl State {
     pub fn reload_info(&self) -> ReloadInfo {
         self.reload.lock().expect("reload lock").clone()
     }
+
+    /// Records a reload: applied (a summary for `status`), or refused (every problem, one
+    /// per line). Only an applied reload moves the generation.
+    pub fn record_reload(&self, result: Result<String, String>) {
+        let mut info = self.reload.lock().expect("reload lock");
+        match result {
+            Ok(summary) => {
+                info.generation += 1;
+                info.reload_count += 1;
+                info.loaded_at = SystemTime::now();
+                info.last_error = None;
+                info.last_result = Some(summary);
+            }
+            Err(reason) => {
+                info.last_error = Some(reason);
+                info.last_result = Some("refused".to_owned());
+            }
+        }
+    }
+
+    /// The one-line summary for sd-notify `STATUS=`.
+    pub fn status_line(&self) -> String {
+        let info = self.reload_info();
+        let reload = match (&info.last_error, &info.last_result) {
+            (Some(e), _) => format!("last reload refused: {}", e.lines().next().unwrap_or("")),
+            (None, Some(r)) => format!("last reload {r}"),
+            (None, None) => "config loaded".to_owned(),
+        };
+        format!(
+            "{} requests ({} active, {} failed); {}",
+            self.stats.total.load(Ordering::Relaxed),
+            self.stats.active.load(Ordering::Relaxed),
+            self.stats.failed.load(Ordering::Relaxed),
+            reload
+        )
+    }
 }
 
 /// Request counters, overall and per upstream.

@@ -11,7 +11,7 @@ use notify::RecursiveMode;
 use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::run::Event;
+use super::reload::Event;
 
 /// Quiet time after the last event of a burst before we reload.
 const DEBOUNCE: Duration = Duration::from_millis(300);

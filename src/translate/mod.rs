@@ -1,25 +1,31 @@
 //! The translation between the Responses API (what Codex speaks) and Chat Completions (what
 //! the provider speaks). Everything here is pure: values in, values (or bytes) out, no I/O,
-//! no clocks, no tokio. The server owns the sockets and calls into this module.
+//! no clocks, no tokio. The server owns the sockets and calls into this module. What is
+//! translated, and why, is specified in docs/protocol.md.
 //!
 //! Data flow for one request:
-//! 1. [`request::translate_request`] turns the parsed Responses body into a chat body plus a
-//!    [`tools::ToolTable`] (wire name -> Codex tool identity).
+//! 1. [`request::parse_request`] reads the Responses body; [`options`] turns the route and
+//!    the upstream's compat settings into [`TranslateOptions`];
+//!    [`request::translate_request`] builds the chat body plus a [`tools::ToolTable`]
+//!    (wire name -> Codex tool identity).
 //! 2. For a streamed reply, the server feeds upstream bytes into [`sse::SseParser`], and each
 //!    `data:` payload into a [`stream::StreamTranslator`], which writes Responses SSE bytes.
-//! 3. For a JSON reply, [`stream::translate_chat_response`] runs the same accumulator over the
-//!    whole chat message and returns the Responses object.
-//! 4. [`errors`] maps provider errors (before or inside the stream) to what Codex acts on.
+//! 3. For a JSON reply, [`reply::translate_chat_completion`] runs the same state machine over
+//!    the whole chat message and returns the Responses object.
+//! 4. [`refusal`] classifies provider refusals (before or inside the stream) into what Codex
+//!    acts on; [`openai_error_body`] writes the OpenAI error envelope.
 
-pub mod errors;
 pub mod options;
 pub mod reasoning;
+pub mod refusal;
+pub mod reply;
 pub mod request;
 pub mod sse;
 pub mod stream;
 pub mod tools;
 
-pub use options::{ImagePolicy, ReasoningPolicy, TranslateOptions};
+pub use options::{ImagePolicy, ReasoningPolicy, RouteFacts, TranslateOptions};
+pub use refusal::openai_error_body;
 
 /// Parses JSON bytes as text: one UTF-8 check of the whole input lets serde skip its own
 /// check of every key, string and raw value (measured: ~15 % of an upstream chunk's parse,

@@ -1,6 +1,6 @@
-//! The per-request translation settings. The server builds one of these from the config
-//! snapshot the request started with (upstream compat flags, route), so the translation
-//! never reads global state.
+//! The per-request translation settings, and the compat policy that derives them from where
+//! the request goes ([`TranslateOptions::for_route`]). They are built from the config
+//! snapshot the request started with, so the translation never reads global state.
 
 use serde::{Deserialize, Serialize};
 
@@ -21,8 +21,9 @@ pub enum ReasoningPolicy {
 
 impl ReasoningPolicy {
     /// The policy to apply for an upstream at `url`: `auto` becomes `drop` for providers known
-    /// to reject `reasoning_content` on input messages with a 400 (upstream.md §3: Cerebras,
-    /// Groq, Fireworks, Together); explicit `replay`/`drop` are kept as configured.
+    /// to reject `reasoning_content` on input messages with a 400 (Cerebras, Groq, Fireworks,
+    /// Together; docs/protocol.md#reasoning-replay); explicit `replay`/`drop` are kept as
+    /// configured.
     pub fn for_upstream(self, url: &str) -> ReasoningPolicy {
         if self != ReasoningPolicy::Auto {
             return self;
@@ -82,7 +83,49 @@ pub struct TranslateOptions {
     pub provider: String,
 }
 
+/// What the config says about one request's destination, as plain values: the upstream's
+/// compat settings and the matched route's model facts.
+#[derive(Debug, Clone)]
+pub struct RouteFacts<'a> {
+    /// The model name to send upstream (after route aliasing).
+    pub upstream_model: String,
+    /// The upstream's name (`default` or a key of `upstreams:`).
+    pub upstream_name: &'a str,
+    /// The upstream's base URL.
+    pub upstream_url: &'a str,
+    pub drop_tool_call_content: bool,
+    pub reasoning: ReasoningPolicy,
+    pub images: ImagePolicy,
+    /// The route's `vision` (None: the route does not say, or no route matched).
+    pub vision: Option<bool>,
+    /// The route's `max_output_tokens`.
+    pub max_output_tokens: Option<u64>,
+}
+
 impl TranslateOptions {
+    /// The options for one request (the compat policy):
+    /// - reasoning replay per [`ReasoningPolicy::for_upstream`];
+    /// - a route that says the model has no vision gets image placeholders even if the
+    ///   upstream keeps images by default;
+    /// - the route's output cap is sent as `max_tokens`;
+    /// - `parallel_tool_calls` is never sent (DeepInfra's schema does not have it);
+    /// - reasoning text is mirrored into the summary so Codex's default UI shows it.
+    pub fn for_route(route: RouteFacts<'_>) -> Self {
+        TranslateOptions {
+            reasoning: route.reasoning.for_upstream(route.upstream_url),
+            images: match route.vision {
+                Some(false) => ImagePolicy::Placeholder,
+                _ => route.images,
+            },
+            max_output_tokens: route.max_output_tokens,
+            drop_tool_call_content: route.drop_tool_call_content,
+            send_parallel_tool_calls: false,
+            reasoning_summary: true,
+            provider: route.upstream_name.to_owned(),
+            upstream_model: route.upstream_model,
+        }
+    }
+
     /// Options for a model name with every compat setting at its default.
     pub fn for_model(model: impl Into<String>) -> Self {
         TranslateOptions {
@@ -101,6 +144,35 @@ impl TranslateOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn facts(vision: Option<bool>, images: ImagePolicy) -> RouteFacts<'static> {
+        RouteFacts {
+            upstream_model: "m".into(),
+            upstream_name: "groq",
+            upstream_url: "https://api.groq.com/openai/v1",
+            drop_tool_call_content: true,
+            reasoning: ReasoningPolicy::Auto,
+            images,
+            vision,
+            max_output_tokens: Some(4096),
+        }
+    }
+
+    #[test]
+    fn route_facts_become_options() {
+        let o = TranslateOptions::for_route(facts(None, ImagePolicy::Keep));
+        assert_eq!(o.upstream_model, "m");
+        assert_eq!(o.provider, "groq");
+        assert_eq!(o.reasoning, ReasoningPolicy::Drop);
+        assert_eq!(o.images, ImagePolicy::Keep);
+        assert_eq!(o.max_output_tokens, Some(4096));
+        assert!(o.drop_tool_call_content && o.reasoning_summary && !o.send_parallel_tool_calls);
+        // A route without vision gets placeholders whatever the upstream's default.
+        let o = TranslateOptions::for_route(facts(Some(false), ImagePolicy::Keep));
+        assert_eq!(o.images, ImagePolicy::Placeholder);
+        let o = TranslateOptions::for_route(facts(Some(true), ImagePolicy::Placeholder));
+        assert_eq!(o.images, ImagePolicy::Placeholder);
+    }
 
     #[test]
     fn auto_reasoning_drops_for_providers_that_reject_the_field() {

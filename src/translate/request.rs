@@ -6,8 +6,9 @@
 //! it once; it also returns the [`ToolTable`] the reply translation needs and a content-free
 //! [`RequestShape`] for `--log-requests`.
 //!
-//! Submodules: `input` (Responses shapes), `tooldefs` (tool definitions and the name table),
-//! `messages` (items -> messages, chat ordering rules), `chat` (the body we send).
+//! Submodules: `parse` (reading the body), `input` (Responses shapes), `tooldefs` (tool
+//! definitions and the name table), `messages` (items -> messages, chat ordering rules),
+//! `chat` (the body we send), `error`.
 //!
 //! Decisions worth knowing:
 //! - `instructions` and every *leading* developer/system message become one leading `system`
@@ -22,11 +23,16 @@
 //!   `additional_tools` (responses-lite) are [`TranslateError::Unsupported`].
 
 mod chat;
+mod error;
 mod input;
 mod messages;
+mod parse;
 #[cfg(test)]
 mod tests;
 mod tooldefs;
+
+pub use self::error::TranslateError;
+pub use self::parse::{ResponsesRequest, parse_request};
 
 use std::fmt;
 
@@ -35,51 +41,12 @@ use serde_json::value::RawValue;
 use self::chat::{
     ChatRequest, JsonSchema, NamedFunction, Params, ResponseFormat, StreamOptions, ToolChoice,
 };
-use self::input::{Input, RawKind, RequestFields};
+use self::input::{Input, RawKind};
 use super::TranslateOptions;
 use super::tools::ToolTable;
 
 #[cfg(doc)]
 use super::ReasoningPolicy;
-
-/// Why a Responses body cannot be translated. Every variant becomes HTTP 400
-/// `invalid_request_error` (the message is shown to the user verbatim by Codex).
-#[derive(Debug, thiserror::Error)]
-pub enum TranslateError {
-    /// The body is not JSON, or not the shape of a Responses request.
-    #[error("invalid JSON body: {0}")]
-    InvalidJson(String),
-    /// A field has a value we cannot use (e.g. `input` is a number).
-    #[error("{0}")]
-    Invalid(String),
-    /// A feature a chat provider cannot serve (e.g. `compaction_trigger`, responses-lite).
-    #[error("{0}")]
-    Unsupported(String),
-}
-
-/// The parsed Responses request. `model` and `stream` are for the server; the rest is read
-/// by [`translate_request`] only.
-#[derive(Debug)]
-pub struct ResponsesRequest<'a> {
-    pub model: String,
-    pub stream: bool,
-    fields: RequestFields<'a>,
-    /// Size of the Responses body: the chat body is about as large, so its buffer is sized
-    /// from this once instead of doubling its way up (a copy per doubling; measured on the
-    /// 400 KB session).
-    body_len: usize,
-}
-
-impl ResponsesRequest<'_> {
-    /// How many input items the request has (a string `input` counts as one).
-    pub fn input_items(&self) -> usize {
-        match &self.fields.input {
-            None => 0,
-            Some(Input::Text(_)) => 1,
-            Some(Input::Items(items)) => items.len(),
-        }
-    }
-}
 
 /// The request shape for `--log-requests`: no content, just structure.
 #[derive(Debug, Clone, Default)]
@@ -116,29 +83,6 @@ pub struct TranslatedRequest {
     pub body: Vec<u8>,
     pub tools: ToolTable,
     pub shape: RequestShape,
-}
-
-/// Parses a Responses request body.
-pub fn parse_request(body: &[u8]) -> Result<ResponsesRequest<'_>, TranslateError> {
-    let mut fields: RequestFields<'_> = super::json_from_bytes(body).map_err(|e| {
-        if e.is_data() {
-            TranslateError::Invalid(format!("invalid request: {e}"))
-        } else {
-            TranslateError::InvalidJson(e.to_string())
-        }
-    })?;
-    let model = fields
-        .model
-        .take()
-        .filter(|m| !m.is_empty())
-        .ok_or_else(|| TranslateError::Invalid("`model` is required".into()))?;
-    let stream = fields.stream.unwrap_or(false);
-    Ok(ResponsesRequest {
-        model,
-        stream,
-        fields,
-        body_len: body.len(),
-    })
 }
 
 /// Builds the chat request for `req`.

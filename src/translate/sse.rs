@@ -1,4 +1,4 @@
-//! Incremental SSE parser for upstream bytes (upstream.md §4).
+//! Incremental SSE parser for upstream bytes (docs/protocol.md#sse-framing).
 //!
 //! Contract: feed the body in chunks of any size with [`SseParser::push`]; the callback gets
 //! each complete event's `data` payload (several `data:` lines joined with `\n`), in order.

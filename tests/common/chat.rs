@@ -78,7 +78,7 @@ pub fn any_user_contains(req: &Recorded, needle: &str) -> bool {
 }
 
 /// Codex's local compaction request: no tools, and the compaction prompt as the last user
-/// message (codex-wire.md §8.3).
+/// message (docs/protocol.md#compaction).
 pub fn is_compaction(req: &Recorded) -> bool {
     req.tools().is_empty() && last_user_text(req).contains("CONTEXT CHECKPOINT COMPACTION")
 }

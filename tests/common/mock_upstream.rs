@@ -21,7 +21,7 @@
 //!   handed to hyper (during a [`Reply::Delay`], between chunks, or while stalled). Replies that
 //!   end with [`End::Close`] close on purpose and are not counted.
 //!
-//! Shapes follow `/work/shared/upstream.md`: DeepInfra-style chunks (`role` on every delta,
+//! Shapes follow docs/protocol.md#chunks: DeepInfra-style chunks (`role` on every delta,
 //! usage on the finish chunk, `data: [DONE]` at the end) unless a test scripts raw bytes.
 
 use std::collections::VecDeque;
@@ -50,7 +50,7 @@ use tokio::task::JoinHandle;
 pub const DEFAULT_MODEL: &str = "deepseek-ai/DeepSeek-V4-Flash";
 
 /// The exact DeepSeek 400 body for a tool-call turn replayed without `reasoning_content`
-/// (upstream.md E11).
+/// (the `E11-400-deepseek_reasoning` fixture, docs/protocol.md#fixtures).
 pub const DEEPSEEK_REASONING_MISSING_BODY: &str = r#"{"error":{"message":"The reasoning_content in the thinking mode must be passed back to the API.","type":"invalid_request_error","param":null,"code":"invalid_request_error"}}"#;
 
 /// Pause between the writes of [`Reply::sse_split`], long enough for the client to see each

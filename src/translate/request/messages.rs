@@ -21,11 +21,11 @@ use std::collections::{HashMap, VecDeque};
 
 use serde_json::value::RawValue;
 
-use super::TranslateError;
 use super::chat::{
     Arguments, ChatContent, ChatFunctionCall, ChatMessage, ChatPart, ChatText, ChatToolCall,
     ImageUrl, Role,
 };
+use super::error::TranslateError;
 use super::input::{self, Content, Input, Instructions, Item, Part, RawKind};
 use crate::translate::options::{ImagePolicy, ReasoningPolicy, TranslateOptions};
 use crate::translate::reasoning;
@@ -573,7 +573,7 @@ fn assemble<'a>(
                     ReasoningPolicy::Drop => false,
                     // The current tool loop, plus every earlier turn that called tools:
                     // DeepSeek V3.2+/V4 and Kimi K2.x reject a tool-call message without its
-                    // reasoning in *any* later request (upstream.md §3); plain text answers
+                    // reasoning in *any* later request (docs/protocol.md#reasoning-replay); plain text answers
                     // of earlier turns are ignored by them, so they are not resent.
                     ReasoningPolicy::Auto => {
                         last_user.is_none_or(|u| i > u) || !turn.calls.is_empty()

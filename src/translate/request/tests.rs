@@ -1,4 +1,5 @@
-//! Request translation tests. Bodies are shaped like codex-wire.md §3–5.
+//! Request translation tests. Bodies are shaped like Codex's (docs/protocol.md#request,
+//! #input-items, #tools).
 
 use serde_json::{Value, json};
 

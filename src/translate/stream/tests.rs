@@ -1,9 +1,17 @@
-//! Fixture-driven tests of the reply translation (upstream.md §5 streams through the SSE
+//! Fixture-driven tests of the reply translation (the docs/protocol.md#fixtures streams through the SSE
 //! parser and the translator), plus the re-chunking property.
 
-use super::*;
-use crate::translate::sse::SseParser;
 use proptest::prelude::*;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::emitter::Emitter;
+use super::*;
+use crate::translate::TranslateOptions;
+use crate::translate::reasoning;
+use crate::translate::reply::{ReplyContext, translate_chat_completion};
+use crate::translate::sse::SseParser;
+use crate::translate::tools::{ToolKind, ToolTable};
 
 macro_rules! fixture {
     ($name:literal) => {
@@ -38,8 +46,8 @@ const FIXTURES: &[(&str, &[u8])] = &[
 
 const MAX_EVENT: usize = 16 << 20;
 
-fn ctx_with(tools: ToolTable, opts: TranslateOptions) -> StreamContext {
-    StreamContext {
+fn ctx_with(tools: ToolTable, opts: TranslateOptions) -> ReplyContext {
+    ReplyContext {
         response_id: "resp_t1".into(),
         requested_model: "deepseek-ai/DeepSeek-V4-Flash".into(),
         created_at: 1_760_000_000,
@@ -54,12 +62,12 @@ fn opts() -> TranslateOptions {
     o
 }
 
-fn ctx() -> StreamContext {
+fn ctx() -> ReplyContext {
     ctx_with(ToolTable::new(), opts())
 }
 
 /// Upstream body bytes, pushed in the given pieces, through parser and translator.
-fn run_pieces(pieces: &[&[u8]], ctx: StreamContext) -> (Vec<u8>, StreamTranslator) {
+fn run_pieces(pieces: &[&[u8]], ctx: ReplyContext) -> (Vec<u8>, StreamTranslator) {
     let mut parser = SseParser::new(MAX_EVENT);
     let mut t = StreamTranslator::new(ctx);
     let mut out = Vec::new();
@@ -562,7 +570,7 @@ fn e12_framing_torture() {
     assert!(text.contains("😀 日本語"));
     check_usage(terminal(&evs), 5, 2, 7, 0);
     assert_eq!(t.outcome(), &Outcome::Completed);
-    // The write schedule of upstream.md E12: inside a CRLF, inside the JSON, inside a
+    // E12's write schedule: inside a CRLF, inside the JSON, inside a
     // 3-byte character of the long line, and one byte per write for the first event.
     let crlf = bytes.windows(2).position(|w| w == b"\r\n").unwrap() + 1;
     let json = bytes.windows(8).position(|w| w == b"\"choices").unwrap() + 3;
@@ -638,7 +646,7 @@ fn chunk(delta: Value, finish: Option<&str>) -> Vec<u8> {
     .unwrap()
 }
 
-fn run_data(datas: &[Vec<u8>], ctx: StreamContext) -> (Vec<(String, Value)>, StreamTranslator) {
+fn run_data(datas: &[Vec<u8>], ctx: ReplyContext) -> (Vec<(String, Value)>, StreamTranslator) {
     let mut t = StreamTranslator::new(ctx);
     let mut out = Vec::new();
     t.start(&mut out);
@@ -1139,8 +1147,7 @@ fn fail_heartbeat_and_termination() {
 // ---- JSON mode ----
 
 fn json_mode(body: &str, tools: ToolTable) -> (Value, Outcome) {
-    let (bytes, outcome) =
-        translate_chat_response(body.as_bytes(), ctx_with(tools, opts())).unwrap();
+    let (bytes, outcome) = translate_chat_completion(body.as_bytes(), ctx_with(tools, opts()));
     (serde_json::from_slice(&bytes).unwrap(), outcome)
 }
 

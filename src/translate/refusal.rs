@@ -1,10 +1,12 @@
-//! Provider errors -> what Codex acts on (codex-wire.md §7, §9.3; upstream.md §1.7, E10, E11).
+//! Provider refusals -> what Codex acts on (docs/protocol.md#errors).
 //!
-//! Pure classification: the server hands over the upstream status, the body bytes and the
-//! retry headers' values; we return an [`UpstreamError`] that says what went wrong (its
-//! [`ErrorKind`]) and, through its methods, how to answer Codex:
+//! A refusal is the provider's own answer that it will not serve the request: a non-2xx
+//! reply, or an `error` object inside a 200 stream. It is not a failure of ours (those are
+//! `upstream::UpstreamError`). Pure classification: the caller hands over the upstream status,
+//! the body bytes and the retry headers' values; we return a [`ProviderRefusal`] that says
+//! what went wrong (its [`RefusalKind`]) and, through its methods, how to answer Codex:
 //!
-//! | kind | before streaming ([`UpstreamError::http_status`]) | inside a stream ([`UpstreamError::failed_code`]) |
+//! | kind | before streaming ([`ProviderRefusal::http_status`]) | inside a stream ([`ProviderRefusal::failed_code`]) |
 //! |---|---|---|
 //! | `ContextLength` | 400 `context_length_exceeded` (Codex compacts) | `context_length_exceeded` |
 //! | `RateLimited` | 429 + `Retry-After` (always; Codex gives up at once without it) | `rate_limit_exceeded`, "try again in Ns" in the message |
@@ -16,8 +18,8 @@
 //! | `Server` | 502 for JSON requests; streamed requests get 200 + `response.failed` | `server_error` (Codex retries) |
 //!
 //! Bodies come in many shapes (OpenAI envelope, FastAPI `detail` list or object, a bare
-//! `error` string, plain text, nothing). Only the provider's message text is kept (cut to
-//! about 1 KB); header values never reach a message.
+//! `error` string, plain text, nothing; docs/protocol.md#error-shapes). Only the provider's
+//! message text is kept (cut to about 1 KB); header values never reach a message.
 
 use serde_json::Value;
 
@@ -33,7 +35,7 @@ pub const MAX_RETRY_AFTER_SECS: u64 = 300;
 
 /// What went wrong upstream, in the terms Codex can act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
+pub enum RefusalKind {
     /// The prompt does not fit the model's context window: Codex must compact.
     ContextLength,
     /// Too many requests / model busy: retry after a delay.
@@ -48,20 +50,36 @@ pub enum ErrorKind {
     NotFound,
     /// The provider says it is at capacity (503 "overloaded").
     Overloaded,
-    /// 5xx, transport failure, timeout, or anything unrecognised.
+    /// 5xx, a provider-side timeout, or anything unrecognised.
     Server,
 }
 
-/// A classified provider error.
+impl RefusalKind {
+    /// The word logs use (`kind=rate_limited`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefusalKind::ContextLength => "context_length",
+            RefusalKind::RateLimited => "rate_limited",
+            RefusalKind::Quota => "quota",
+            RefusalKind::Auth => "auth",
+            RefusalKind::Invalid => "invalid",
+            RefusalKind::NotFound => "not_found",
+            RefusalKind::Overloaded => "overloaded",
+            RefusalKind::Server => "server",
+        }
+    }
+}
+
+/// A classified provider refusal.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UpstreamError {
-    pub kind: ErrorKind,
+pub struct ProviderRefusal {
+    pub kind: RefusalKind,
     /// The provider's message (at most [`MAX_MESSAGE_BYTES`]), or a description of ours.
     pub message: String,
-    /// The upstream HTTP status; 0 when there was none (transport error, or an error event
-    /// inside a 200 stream that carried no numeric code).
+    /// The upstream HTTP status; 0 when there was none (an error event inside a 200 stream
+    /// that carried no numeric code).
     pub upstream_status: u16,
-    /// Seconds Codex should wait before retrying (only for [`ErrorKind::RateLimited`]).
+    /// Seconds Codex should wait before retrying (only for [`RefusalKind::RateLimited`]).
     pub retry_after_secs: Option<u64>,
 }
 
@@ -84,14 +102,14 @@ pub fn classify(
     body: &[u8],
     retry_after: Option<&str>,
     reset_hint_secs: Option<f64>,
-) -> UpstreamError {
+) -> ProviderRefusal {
     let parsed = parse_body(body);
     let message = match &parsed.message {
         Some(m) if !m.trim().is_empty() => truncate(m.trim()),
         _ => format!("upstream returned HTTP {status}{}", reason_suffix(status)),
     };
     let kind = kind_for(status, &parsed, &message);
-    let retry_after_secs = (kind == ErrorKind::RateLimited).then(|| {
+    let retry_after_secs = (kind == RefusalKind::RateLimited).then(|| {
         retry_after
             .and_then(parse_retry_after)
             .or(reset_hint_secs.and_then(secs_from_f64))
@@ -99,7 +117,7 @@ pub fn classify(
             .unwrap_or(DEFAULT_RETRY_AFTER_SECS)
             .clamp(1, MAX_RETRY_AFTER_SECS)
     });
-    UpstreamError {
+    ProviderRefusal {
         kind,
         message,
         upstream_status: status,
@@ -110,7 +128,7 @@ pub fn classify(
 /// Classifies the value of an `error` key found inside a 200 stream (or a 200 JSON reply):
 /// an object (`{"message","type","code"}`, with `code` possibly an HTTP status) or a bare
 /// string.
-pub fn classify_embedded(error: &Value) -> UpstreamError {
+pub fn classify_embedded(error: &Value) -> ProviderRefusal {
     let parsed = parse_error_value(error);
     let status = parsed.numeric_code.unwrap_or(0);
     let message = match &parsed.message {
@@ -118,12 +136,12 @@ pub fn classify_embedded(error: &Value) -> UpstreamError {
         _ => "upstream reported an error inside the stream".to_owned(),
     };
     let kind = kind_for(status, &parsed, &message);
-    let retry_after_secs = (kind == ErrorKind::RateLimited).then(|| {
+    let retry_after_secs = (kind == RefusalKind::RateLimited).then(|| {
         try_again_hint(&message)
             .unwrap_or(DEFAULT_RETRY_AFTER_SECS)
             .clamp(1, MAX_RETRY_AFTER_SECS)
     });
-    UpstreamError {
+    ProviderRefusal {
         kind,
         message,
         upstream_status: status,
@@ -131,30 +149,20 @@ pub fn classify_embedded(error: &Value) -> UpstreamError {
     }
 }
 
-impl UpstreamError {
-    /// A failure of ours talking to the upstream (connect error, timeout, broken body).
-    pub fn transport(message: impl Into<String>) -> Self {
-        UpstreamError {
-            kind: ErrorKind::Server,
-            message: truncate(&message.into()),
-            upstream_status: 0,
-            retry_after_secs: None,
-        }
-    }
-
+impl ProviderRefusal {
     /// The HTTP status to answer Codex with when the error is known before any byte of the
     /// reply was sent (see the module table). For a streamed request the server answers
     /// [`Self::stream_as_failed`] errors with 200 + `response.failed` instead.
     pub fn http_status(&self) -> u16 {
         match self.kind {
-            ErrorKind::ContextLength | ErrorKind::Invalid | ErrorKind::NotFound => 400,
-            ErrorKind::RateLimited | ErrorKind::Quota => 429,
-            ErrorKind::Auth => match self.upstream_status {
+            RefusalKind::ContextLength | RefusalKind::Invalid | RefusalKind::NotFound => 400,
+            RefusalKind::RateLimited | RefusalKind::Quota => 429,
+            RefusalKind::Auth => match self.upstream_status {
                 401 | 403 => self.upstream_status,
                 _ => 401,
             },
-            ErrorKind::Overloaded => 503,
-            ErrorKind::Server => 502,
+            RefusalKind::Overloaded => 503,
+            RefusalKind::Server => 502,
         }
     }
 
@@ -162,13 +170,13 @@ impl UpstreamError {
     /// HTTP error status: Codex retries `server_error` 6 times (a 502 would cost 30 attempts)
     /// and treats `server_is_overloaded` as a clear, fatal "at capacity".
     pub fn stream_as_failed(&self) -> bool {
-        matches!(self.kind, ErrorKind::Server | ErrorKind::Overloaded)
+        matches!(self.kind, RefusalKind::Server | RefusalKind::Overloaded)
     }
 
     /// The `Retry-After` header value (seconds) to send with [`Self::http_status`].
     pub fn retry_after_header(&self) -> Option<u64> {
         match self.kind {
-            ErrorKind::RateLimited => {
+            RefusalKind::RateLimited => {
                 Some(self.retry_after_secs.unwrap_or(DEFAULT_RETRY_AFTER_SECS))
             }
             _ => None,
@@ -178,20 +186,21 @@ impl UpstreamError {
     /// `error.code` for a `response.failed` event.
     pub fn failed_code(&self) -> &'static str {
         match self.kind {
-            ErrorKind::ContextLength => "context_length_exceeded",
-            ErrorKind::RateLimited => "rate_limit_exceeded",
-            ErrorKind::Quota => "insufficient_quota",
-            ErrorKind::Overloaded => "server_is_overloaded",
-            ErrorKind::Auth | ErrorKind::Invalid | ErrorKind::NotFound | ErrorKind::Server => {
-                "server_error"
-            }
+            RefusalKind::ContextLength => "context_length_exceeded",
+            RefusalKind::RateLimited => "rate_limit_exceeded",
+            RefusalKind::Quota => "insufficient_quota",
+            RefusalKind::Overloaded => "server_is_overloaded",
+            RefusalKind::Auth
+            | RefusalKind::Invalid
+            | RefusalKind::NotFound
+            | RefusalKind::Server => "server_error",
         }
     }
 
     /// `error.message` for a `response.failed` event. For rate limits it carries
     /// "try again in Ns", which Codex parses as its retry delay.
     pub fn failed_message(&self) -> String {
-        if self.kind == ErrorKind::RateLimited && try_again_hint(&self.message).is_none() {
+        if self.kind == RefusalKind::RateLimited && try_again_hint(&self.message).is_none() {
             let secs = self.retry_after_secs.unwrap_or(DEFAULT_RETRY_AFTER_SECS);
             format!("{} (try again in {secs}s)", self.message)
         } else {
@@ -202,26 +211,26 @@ impl UpstreamError {
     /// `error.type` of the OpenAI envelope.
     pub fn error_type(&self) -> &'static str {
         match self.kind {
-            ErrorKind::ContextLength | ErrorKind::Invalid | ErrorKind::NotFound => {
+            RefusalKind::ContextLength | RefusalKind::Invalid | RefusalKind::NotFound => {
                 "invalid_request_error"
             }
-            ErrorKind::RateLimited => "rate_limit_error",
-            ErrorKind::Quota => "insufficient_quota",
-            ErrorKind::Auth => "authentication_error",
-            ErrorKind::Overloaded | ErrorKind::Server => "server_error",
+            RefusalKind::RateLimited => "rate_limit_error",
+            RefusalKind::Quota => "insufficient_quota",
+            RefusalKind::Auth => "authentication_error",
+            RefusalKind::Overloaded | RefusalKind::Server => "server_error",
         }
     }
 
     /// `error.code` of the OpenAI envelope.
     pub fn error_code(&self) -> Option<&'static str> {
         match self.kind {
-            ErrorKind::ContextLength => Some("context_length_exceeded"),
-            ErrorKind::RateLimited => Some("rate_limit_exceeded"),
-            ErrorKind::Quota => Some("insufficient_quota"),
-            ErrorKind::NotFound => Some("model_not_found"),
-            ErrorKind::Overloaded => Some("server_is_overloaded"),
-            ErrorKind::Server => Some("server_error"),
-            ErrorKind::Auth | ErrorKind::Invalid => None,
+            RefusalKind::ContextLength => Some("context_length_exceeded"),
+            RefusalKind::RateLimited => Some("rate_limit_exceeded"),
+            RefusalKind::Quota => Some("insufficient_quota"),
+            RefusalKind::NotFound => Some("model_not_found"),
+            RefusalKind::Overloaded => Some("server_is_overloaded"),
+            RefusalKind::Server => Some("server_error"),
+            RefusalKind::Auth | RefusalKind::Invalid => None,
         }
     }
 
@@ -237,12 +246,13 @@ impl UpstreamError {
                 self.failed_message()
             )
         };
-        error_body(&message, self.error_type(), self.error_code())
+        openai_error_body(&message, self.error_type(), self.error_code())
     }
 }
 
-/// The OpenAI error envelope `{"error":{"message","type","code"}}` (for the shim's own errors).
-pub fn error_body(message: &str, type_: &str, code: Option<&str>) -> Vec<u8> {
+/// The OpenAI error envelope `{"error":{"message","type","code"}}`: the body of every error
+/// reply, the shim's own and relayed refusals alike.
+pub fn openai_error_body(message: &str, type_: &str, code: Option<&str>) -> Vec<u8> {
     #[derive(serde::Serialize)]
     struct Inner<'a> {
         message: &'a str,
@@ -528,7 +538,7 @@ const OVERLOAD_MARKERS: &[&str] = &[
     "slow_down",
 ];
 
-fn kind_for(status: u16, p: &Parsed, message: &str) -> ErrorKind {
+fn kind_for(status: u16, p: &Parsed, message: &str) -> RefusalKind {
     let mut hay = message.to_ascii_lowercase();
     for s in [&p.type_, &p.code].into_iter().flatten() {
         hay.push(' ');
@@ -551,13 +561,13 @@ fn kind_for(status: u16, p: &Parsed, message: &str) -> ErrorKind {
 
     // Rate-limit messages talk about "tokens per minute", so 429 is never a context overflow.
     if status != 429 && has(CONTEXT_MARKERS) {
-        return ErrorKind::ContextLength;
+        return RefusalKind::ContextLength;
     }
     if status == 413 {
-        return ErrorKind::ContextLength;
+        return RefusalKind::ContextLength;
     }
     if status == 402 || has(QUOTA_MARKERS) {
-        return ErrorKind::Quota;
+        return RefusalKind::Quota;
     }
     if code_is(&[
         "rate_limit_exceeded",
@@ -565,17 +575,17 @@ fn kind_for(status: u16, p: &Parsed, message: &str) -> ErrorKind {
         "engine_overloaded",
     ]) || status == 429
     {
-        return ErrorKind::RateLimited;
+        return RefusalKind::RateLimited;
     }
     if code_is(&["server_is_overloaded", "overloaded_error", "slow_down"])
         || status == 529
         || (status == 503 && has(OVERLOAD_MARKERS))
     {
-        return ErrorKind::Overloaded;
+        return RefusalKind::Overloaded;
     }
     match status {
-        401 | 403 => return ErrorKind::Auth,
-        404 => return ErrorKind::NotFound,
+        401 | 403 => return RefusalKind::Auth,
+        404 => return RefusalKind::NotFound,
         _ => {}
     }
     if code_is(&[
@@ -583,16 +593,16 @@ fn kind_for(status: u16, p: &Parsed, message: &str) -> ErrorKind {
         "invalid_api_key",
         "permission_error",
     ]) {
-        return ErrorKind::Auth;
+        return RefusalKind::Auth;
     }
     if code_is(&["model_not_found", "not_found_error"]) || hay.contains("model not found") {
-        return ErrorKind::NotFound;
+        return RefusalKind::NotFound;
     }
     match status {
         // 408 is a timeout: worth a retry like a 5xx.
-        408 => ErrorKind::Server,
-        400..=499 => ErrorKind::Invalid,
-        _ => ErrorKind::Server,
+        408 => RefusalKind::Server,
+        400..=499 => RefusalKind::Invalid,
+        _ => RefusalKind::Server,
     }
 }
 
@@ -628,273 +638,4 @@ fn reason_suffix(status: u16) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    macro_rules! fixture {
-        ($name:literal) => {
-            include_bytes!(concat!("../../tests/fixtures/upstream/", $name))
-        };
-    }
-
-    fn body_json(e: &UpstreamError) -> Value {
-        serde_json::from_slice(&e.openai_body()).unwrap()
-    }
-
-    #[test]
-    fn e11_429_engine_overloaded_is_a_rate_limit_with_retry_after() {
-        let e = classify(429, fixture!("E11-429-engine_overloaded.json"), None, None);
-        assert_eq!(e.kind, ErrorKind::RateLimited);
-        assert_eq!(e.message, "Model busy, retry later");
-        assert_eq!(e.http_status(), 429);
-        assert_eq!(e.retry_after_header(), Some(DEFAULT_RETRY_AFTER_SECS));
-        assert_eq!(e.failed_code(), "rate_limit_exceeded");
-        assert!(e.failed_message().contains("try again in 2s"));
-        let b = body_json(&e);
-        assert_eq!(b["error"]["code"], "rate_limit_exceeded");
-        assert!(
-            b["error"]["message"]
-                .as_str()
-                .unwrap()
-                .contains("Model busy")
-        );
-    }
-
-    #[test]
-    fn e11_429_plain_uses_upstream_retry_after_then_reset_hint() {
-        let body = fixture!("E11-429-model_busy.json");
-        let e = classify(429, body, Some("7"), Some(1.2));
-        assert_eq!(e.kind, ErrorKind::RateLimited);
-        assert_eq!(e.retry_after_header(), Some(7));
-        let e = classify(429, body, None, Some(1.2));
-        assert_eq!(e.retry_after_header(), Some(2));
-        // An HTTP-date cannot be used without a clock: fall back to the reset hint.
-        let e = classify(429, body, Some("Wed, 21 Oct 2026 07:28:00 GMT"), Some(4.0));
-        assert_eq!(e.retry_after_header(), Some(4));
-        let e = classify(429, body, Some("86400"), None);
-        assert_eq!(e.retry_after_header(), Some(MAX_RETRY_AFTER_SECS));
-    }
-
-    #[test]
-    fn e11_401_and_403_keep_their_status() {
-        let e = classify(401, fixture!("E11-401-not_authenticated.json"), None, None);
-        assert_eq!((e.kind, e.http_status()), (ErrorKind::Auth, 401));
-        assert_eq!(e.message, "Not authenticated");
-        let e = classify(403, fixture!("E11-403-detail_error.json"), None, None);
-        assert_eq!((e.kind, e.http_status()), (ErrorKind::Auth, 403));
-        assert_eq!(e.message, "Not authenticated");
-        let e = classify(401, fixture!("E11-401-bare_string.json"), None, None);
-        assert_eq!((e.kind, e.http_status()), (ErrorKind::Auth, 401));
-        assert_eq!(e.message, "Unauthorised");
-        assert_eq!(body_json(&e)["error"]["type"], "authentication_error");
-    }
-
-    #[test]
-    fn e11_422_bodies_are_invalid_requests_with_readable_messages() {
-        let e = classify(422, fixture!("E11-422-developer_role.json"), None, None);
-        assert_eq!((e.kind, e.http_status()), (ErrorKind::Invalid, 400));
-        assert_eq!(e.message, "Input should be <ChatMessageRole.TOOL: 'tool'>");
-        let e = classify(422, fixture!("E11-422-detail.json"), None, None);
-        assert_eq!((e.kind, e.http_status()), (ErrorKind::Invalid, 400));
-        assert!(
-            e.message
-                .starts_with("body.reasoning_effort: Input should be 'none'"),
-            "{}",
-            e.message
-        );
-        let b = body_json(&e);
-        assert_eq!(b["error"]["type"], "invalid_request_error");
-        assert!(b["error"]["code"].is_null());
-    }
-
-    #[test]
-    fn e11_402_is_quota() {
-        let e = classify(
-            402,
-            fixture!("E11-402-insufficient_balance.json"),
-            None,
-            None,
-        );
-        assert_eq!(e.kind, ErrorKind::Quota);
-        assert_eq!(e.http_status(), 429);
-        assert_eq!(e.retry_after_header(), None);
-        assert_eq!(e.failed_code(), "insufficient_quota");
-        assert_eq!(body_json(&e)["error"]["code"], "insufficient_quota");
-        // The same wording on a 429 or 400 is quota too.
-        let e = classify(429, br#"{"error":{"message":"You exceeded your current quota, please check your plan and billing details.","type":"insufficient_quota","code":"insufficient_quota"}}"#, Some("5"), None);
-        assert_eq!(e.kind, ErrorKind::Quota);
-    }
-
-    #[test]
-    fn e11_400_reasoning_replay_errors_are_invalid_not_context() {
-        for name in [
-            &fixture!("E11-400-deepseek_reasoning.json")[..],
-            &fixture!("E11-400-moonshot_reasoning.json")[..],
-        ] {
-            let e = classify(400, name, None, None);
-            assert_eq!(e.kind, ErrorKind::Invalid, "{}", e.message);
-            assert_eq!(e.http_status(), 400);
-            assert!(e.message.contains("reasoning_content"));
-        }
-    }
-
-    #[test]
-    fn e11_5xx_are_server_errors_and_overload_is_separate() {
-        let e = classify(503, fixture!("E11-503-unavailable.json"), None, None);
-        assert_eq!(e.kind, ErrorKind::Server);
-        assert!(e.stream_as_failed());
-        assert_eq!((e.http_status(), e.failed_code()), (502, "server_error"));
-        let e = classify(500, fixture!("E11-500-internal.json"), None, None);
-        assert_eq!(e.kind, ErrorKind::Server);
-        assert_eq!(e.message, "Internal server error");
-        let e = classify(
-            503,
-            br#"{"error":{"message":"The engine is currently overloaded"}}"#,
-            None,
-            None,
-        );
-        assert_eq!(e.kind, ErrorKind::Overloaded);
-        assert_eq!(
-            (e.http_status(), e.failed_code()),
-            (503, "server_is_overloaded")
-        );
-    }
-
-    #[test]
-    fn e11_405_empty_body_gets_a_status_message() {
-        let e = classify(405, fixture!("E11-405-empty.json"), None, None);
-        assert_eq!(e.kind, ErrorKind::Invalid);
-        assert_eq!(e.message, "upstream returned HTTP 405 (Method Not Allowed)");
-        let e = classify(502, b"<html><body>Bad Gateway</body></html>", None, None);
-        assert_eq!(e.kind, ErrorKind::Server);
-        assert_eq!(e.message, "<html><body>Bad Gateway</body></html>");
-    }
-
-    #[test]
-    fn not_found_answers_400_model_not_found() {
-        let e = classify(
-            404,
-            br#"{"error":{"message":"Model not found: foo/bar"}}"#,
-            None,
-            None,
-        );
-        assert_eq!(e.kind, ErrorKind::NotFound);
-        assert_eq!(e.http_status(), 400);
-        assert_eq!(body_json(&e)["error"]["code"], "model_not_found");
-        let e = classify(404, b"", None, None);
-        assert_eq!(e.kind, ErrorKind::NotFound);
-    }
-
-    #[test]
-    fn context_overflow_in_any_wording() {
-        let wordings = [
-            (
-                400,
-                r#"{"error":{"message":"x","code":"context_length_exceeded"}}"#,
-            ),
-            (
-                400,
-                r#"{"error":{"message":"This model's maximum context length is 131072 tokens. However, you requested 140000 tokens. Please reduce the length of the messages or completion.","type":"BadRequestError","param":null,"code":400}}"#,
-            ),
-            (
-                400,
-                r#"{"error":{"message":"Requested token count exceeds the model's context length"}}"#,
-            ),
-            (
-                400,
-                r#"{"error":{"type":"invalid_request_error","message":"prompt is too long: 210000 tokens > 200000 maximum"}}"#,
-            ),
-            (422, r#"{"detail":"Input too long for model"}"#),
-            (400, r#"{"error":"too many tokens in the prompt"}"#),
-            (
-                400,
-                r#"{"message":"Input exceeds the context window of this model"}"#,
-            ),
-            (
-                400,
-                r#"{"error":{"message":"Please reduce the length of the messages."}}"#,
-            ),
-            (413, ""),
-            (
-                500,
-                r#"{"error":{"message":"maximum context length exceeded"}}"#,
-            ),
-        ];
-        for (status, body) in wordings {
-            let e = classify(status, body.as_bytes(), None, None);
-            assert_eq!(e.kind, ErrorKind::ContextLength, "{status} {body}");
-            assert_eq!(e.http_status(), 400);
-            assert_eq!(e.failed_code(), "context_length_exceeded");
-            let b = body_json(&e);
-            assert_eq!(b["error"]["code"], "context_length_exceeded");
-            assert_eq!(b["error"]["type"], "invalid_request_error");
-        }
-        // A token *rate* limit mentions tokens too, but it is a 429.
-        let e = classify(429, br#"{"error":{"message":"Rate limit reached: too many tokens per minute. Please try again in 1.5s."}}"#, None, None);
-        assert_eq!(e.kind, ErrorKind::RateLimited);
-        assert_eq!(e.retry_after_secs, Some(2));
-        assert!(!e.failed_message().contains("(try again"));
-    }
-
-    #[test]
-    fn embedded_stream_errors() {
-        let v: Value = serde_json::from_str(r#"{"message": "The server had an error while processing your request. Sorry about that!", "type": "server_error"}"#).unwrap();
-        let e = classify_embedded(&v);
-        assert_eq!(
-            (e.kind, e.failed_code()),
-            (ErrorKind::Server, "server_error")
-        );
-        let v: Value = serde_json::from_str(
-            r#"{"message": "TimeoutError", "type": "GatewayTimeout", "code": 504}"#,
-        )
-        .unwrap();
-        let e = classify_embedded(&v);
-        assert_eq!((e.kind, e.upstream_status), (ErrorKind::Server, 504));
-        assert_eq!(e.message, "TimeoutError");
-        let e = classify_embedded(&Value::String("upstream failed".into()));
-        assert_eq!(
-            (e.kind, e.message.as_str()),
-            (ErrorKind::Server, "upstream failed")
-        );
-        let v: Value = serde_json::from_str(r#"{"code":429,"message":"Rate limited"}"#).unwrap();
-        let e = classify_embedded(&v);
-        assert_eq!(e.failed_code(), "rate_limit_exceeded");
-        assert_eq!(e.failed_message(), "Rate limited (try again in 2s)");
-        let v: Value =
-            serde_json::from_str(r#"{"code":"context_length_exceeded","message":"too long"}"#)
-                .unwrap();
-        assert_eq!(
-            classify_embedded(&v).failed_code(),
-            "context_length_exceeded"
-        );
-    }
-
-    #[test]
-    fn messages_are_truncated_and_error_body_is_the_openai_envelope() {
-        let long = "é".repeat(2000);
-        let body = format!(r#"{{"error":{{"message":"{long}"}}}}"#);
-        let e = classify(400, body.as_bytes(), None, None);
-        assert!(e.message.len() <= MAX_MESSAGE_BYTES + "…".len());
-        let b: Value =
-            serde_json::from_slice(&error_body("no \"route\"", "invalid_request_error", None))
-                .unwrap();
-        assert_eq!(b["error"]["message"], "no \"route\"");
-        assert!(b["error"]["code"].is_null());
-        let b: Value = serde_json::from_slice(&error_body("m", "t", Some("c"))).unwrap();
-        assert_eq!(b["error"]["code"], "c");
-    }
-
-    #[test]
-    fn duration_hints() {
-        assert_eq!(parse_duration_hint("20ms"), Some(0.02));
-        assert_eq!(parse_duration_hint("1.5s"), Some(1.5));
-        assert_eq!(parse_duration_hint("6m0s"), Some(360.0));
-        assert_eq!(parse_duration_hint("1h2m3s"), Some(3723.0));
-        assert_eq!(parse_duration_hint("12"), Some(12.0));
-        assert_eq!(parse_duration_hint("1760000000"), None);
-        assert_eq!(parse_duration_hint("soon"), None);
-        assert_eq!(parse_retry_after(" 3 "), Some(3));
-        assert_eq!(parse_retry_after("0.2"), Some(1));
-        assert_eq!(parse_retry_after("-1"), None);
-    }
-}
+mod tests;

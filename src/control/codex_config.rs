@@ -10,7 +10,7 @@ use std::path::PathBuf;
 /// The provider id in `[model_providers.<id>]`.
 pub const PROVIDER_ID: &str = "deepinfra";
 /// The provider's display name. Never "OpenAI": Codex switches to OpenAI-only protocols
-/// (remote compaction) for a provider named so (codex-wire §8.3).
+/// (remote compaction) for a provider named so (docs/protocol.md#compaction).
 pub const PROVIDER_NAME: &str = "DeepInfra via deepinfra-shim";
 /// The model used when `--model` is not given (the documented setup).
 pub const DEFAULT_MODEL: &str = "deepseek-ai/DeepSeek-V4-Flash";

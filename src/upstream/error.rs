@@ -1,0 +1,206 @@
+//! What can go wrong talking to a provider, other than the provider refusing (a refusal is a
+//! reply: `translate::refusal::ProviderRefusal`).
+
+/// Whose fault an error is (as pingora's `ErrorSource`): the provider or the network to it,
+/// the client that sent the request, or the shim itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Upstream,
+    Downstream,
+    Internal,
+}
+
+impl Side {
+    /// The word logs use (`side=upstream`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Upstream => "upstream",
+            Side::Downstream => "downstream",
+            Side::Internal => "internal",
+        }
+    }
+}
+
+/// The provider could not be reached, did not answer in time, or sent something we cannot
+/// take. Messages name the upstream's base URL and never contain credentials (reqwest's
+/// errors are stripped of the URL, whose query could hold one; headers never appear).
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("cannot reach upstream {url}: {reason}")]
+    Connect { url: String, reason: String },
+    #[error("cannot reach upstream {url}: no connection within {secs} s")]
+    ConnectTimeout { url: String, secs: u64 },
+    #[error("upstream {url} did not send response headers within {secs} s")]
+    NoHeaders { url: String, secs: u64 },
+    /// The body stalled between two chunks.
+    #[error("upstream {url} sent nothing for {secs} s")]
+    Idle { url: String, secs: u64 },
+    /// A whole exchange (a model list, a probe) took longer than its limit.
+    #[error("upstream {url} did not answer within {secs} s")]
+    Deadline { url: String, secs: u64 },
+    #[error("upstream {url} request failed: {reason}")]
+    Transport { url: String, reason: String },
+    #[error("upstream reply is too large (over {limit} bytes from {url})")]
+    TooLarge { url: String, limit: usize },
+    /// A non-2xx reply where only success is usable (model lists).
+    #[error("upstream {url} answered HTTP {status}")]
+    Status { url: String, status: u16 },
+    /// The request could not be made at all (e.g. a URL that does not parse).
+    #[error("cannot make a request to upstream {url}: {reason}")]
+    Request { url: String, reason: String },
+}
+
+impl UpstreamError {
+    pub fn side(&self) -> Side {
+        match self {
+            UpstreamError::Request { .. } => Side::Internal,
+            _ => Side::Upstream,
+        }
+    }
+
+    /// True when trying again later may help.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            UpstreamError::Status { status, .. } => *status == 429 || *status >= 500,
+            UpstreamError::TooLarge { .. } | UpstreamError::Request { .. } => false,
+            _ => true,
+        }
+    }
+
+    /// A wait ran out (the reply to Codex is then 504, not 502).
+    pub fn is_timeout(&self) -> bool {
+        matches!(
+            self,
+            UpstreamError::ConnectTimeout { .. }
+                | UpstreamError::NoHeaders { .. }
+                | UpstreamError::Idle { .. }
+                | UpstreamError::Deadline { .. }
+        )
+    }
+
+    /// The cause in a few words, without the upstream's URL, for lines that already name
+    /// what was asked (`GET https://…/models: could not connect: …`).
+    pub fn cause(&self) -> String {
+        match self {
+            UpstreamError::Connect { reason, .. } => format!("could not connect: {reason}"),
+            UpstreamError::ConnectTimeout { secs, .. } => {
+                format!("could not connect within {secs} s")
+            }
+            UpstreamError::NoHeaders { secs, .. } => format!("no response headers within {secs} s"),
+            UpstreamError::Idle { secs, .. } => format!("nothing received for {secs} s"),
+            UpstreamError::Deadline { secs, .. } => format!("timed out after {secs} s"),
+            UpstreamError::Transport { reason, .. } | UpstreamError::Request { reason, .. } => {
+                reason.clone()
+            }
+            UpstreamError::TooLarge { limit, .. } => format!("larger than {limit} bytes"),
+            UpstreamError::Status { status, .. } => format!("answered HTTP {status}"),
+        }
+    }
+
+    /// A reqwest error in words a user can act on, without the URL's query or any header.
+    pub(super) fn from_reqwest(e: reqwest::Error, base: &str) -> UpstreamError {
+        let url = base.to_owned();
+        let (timeout, connect, builder) = (e.is_timeout(), e.is_connect(), e.is_builder());
+        let e = e.without_url();
+        let mut reason = e.to_string();
+        let mut src = std::error::Error::source(&e);
+        // reqwest's top-level text is generic ("error sending request"); the cause says why.
+        while let Some(s) = src {
+            let text = s.to_string();
+            if !reason.contains(&text) {
+                reason.push_str(": ");
+                reason.push_str(&text);
+            }
+            src = s.source();
+        }
+        if builder {
+            UpstreamError::Request { url, reason }
+        } else if timeout {
+            // The only time limit the client itself enforces is the connect timeout.
+            UpstreamError::ConnectTimeout {
+                url,
+                secs: super::limits::CONNECT_TIMEOUT.as_secs(),
+            }
+        } else if connect {
+            UpstreamError::Connect { url, reason }
+        } else {
+            UpstreamError::Transport { url, reason }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url() -> String {
+        "https://api.example.com/v1".to_owned()
+    }
+
+    #[test]
+    fn waits_that_ran_out_are_timeouts_and_worth_a_retry() {
+        let waits = [
+            UpstreamError::ConnectTimeout {
+                url: url(),
+                secs: 10,
+            },
+            UpstreamError::NoHeaders {
+                url: url(),
+                secs: 120,
+            },
+            UpstreamError::Idle {
+                url: url(),
+                secs: 120,
+            },
+            UpstreamError::Deadline {
+                url: url(),
+                secs: 8,
+            },
+        ];
+        for e in &waits {
+            assert!(e.is_timeout() && e.is_retryable(), "{e}");
+            assert_eq!(e.side(), Side::Upstream);
+        }
+        let refused = UpstreamError::Connect {
+            url: url(),
+            reason: "connection refused".into(),
+        };
+        assert!(!refused.is_timeout() && refused.is_retryable());
+        assert_eq!(
+            refused.to_string(),
+            "cannot reach upstream https://api.example.com/v1: connection refused"
+        );
+    }
+
+    #[test]
+    fn what_a_retry_cannot_fix_says_so() {
+        let big = UpstreamError::TooLarge {
+            url: url(),
+            limit: 16,
+        };
+        assert!(!big.is_retryable() && !big.is_timeout());
+        let bad = UpstreamError::Request {
+            url: url(),
+            reason: "builder error".into(),
+        };
+        assert_eq!((bad.side(), bad.is_retryable()), (Side::Internal, false));
+        let status = |status| UpstreamError::Status { url: url(), status };
+        assert!(!status(404).is_retryable());
+        assert!(status(429).is_retryable() && status(503).is_retryable());
+    }
+
+    #[test]
+    fn causes_leave_the_url_to_the_caller() {
+        let e = UpstreamError::Status {
+            url: url(),
+            status: 404,
+        };
+        assert_eq!(e.cause(), "answered HTTP 404");
+        let e = UpstreamError::Deadline {
+            url: url(),
+            secs: 8,
+        };
+        assert_eq!(e.cause(), "timed out after 8 s");
+        assert!(!e.cause().contains("example.com"));
+    }
+}
