@@ -1,6 +1,7 @@
 //! The doctor's checks of Codex's files, and reading a catalog as Codex does.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use serde_json::json;
 

@@ -12,8 +12,8 @@ use toml_edit::{Document, Item, TableLike};
 
 use super::catalog_file;
 use super::explain::explain;
-use super::line_of;
 use super::merge::{TOP_LEVEL_KEYS, misplaced_keys};
+use super::setup::{config_path, line_of, profile_path};
 use crate::control::codex_config::{PROVIDER_ID, normalize_url};
 
 /// Providers built into Codex (a `[model_providers.<id>]` may not reuse these ids).
@@ -105,7 +105,7 @@ pub fn check(
     read_catalog: &dyn Fn(&Path) -> std::io::Result<String>,
 ) -> Report {
     let mut r = Report::default();
-    let main_file = super::config_path(files.dir).display().to_string();
+    let main_file = config_path(files.dir).display().to_string();
     let main_text = files.main.unwrap_or("");
     let Some(main) = parse(&main_file, main_text, &mut r) else {
         return r;
@@ -113,7 +113,7 @@ pub fn check(
     file_checks(&main, &main_file, main_text, &mut r);
     let mut profiles = Vec::new();
     for (name, text) in &files.profiles {
-        let file = super::profile_path(files.dir, name).display().to_string();
+        let file = profile_path(files.dir, name).display().to_string();
         if let Some(doc) = parse(&file, text, &mut r) {
             file_checks(&doc, &file, text, &mut r);
             profiles.push((*name, file, *text, doc));

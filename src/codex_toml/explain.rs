@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use super::line_of;
+use super::setup::line_of;
 
 /// A file Codex (and `shimctl`) cannot read.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use super::checks::{self, Files, Finding, Report};
 use super::merge::{self, Change, Refusal};
-use super::{Setup, config_path, profile_path, valid_profile_name};
+use super::setup::{Setup, config_path, profile_path, valid_profile_name};
 use crate::control::codex_config::PROVIDER_ID;
 
 /// Mode of a config file `--write` creates: it may come to hold a bearer token.

@@ -3,6 +3,8 @@
 use std::os::unix::fs::PermissionsExt;
 
 use super::*;
+use crate::control::codex_config::CodexBlock;
+use std::path::Path;
 
 fn setup(catalog: Option<&str>) -> Setup {
     Setup::from_block(

@@ -9,7 +9,7 @@ use std::fmt;
 use toml_edit::{Document, DocumentMut, Item, Table, TableLike, Value};
 
 use super::explain::{TomlProblem, explain};
-use super::{Provider, Selection, line_of};
+use super::setup::{Provider, Selection, line_of};
 
 /// Keys that only mean something at the top level of a file (a profile file too). Appended
 /// below a `[table]` they silently belong to that table.

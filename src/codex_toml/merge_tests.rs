@@ -2,6 +2,8 @@
 
 use super::merge::{ChangeKind, Refusal, current_model, legacy_profile_line, merge};
 use super::*;
+use crate::control::codex_config::{CodexBlock, PROVIDER_NAME};
+use std::path::{Path, PathBuf};
 
 fn setup() -> Setup {
     Setup {
