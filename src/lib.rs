@@ -12,6 +12,8 @@
 //!   (`shimctl codex-config --catalog`, `shimctl models`).
 //! - [`control`]: the control-socket protocol shared by the daemon and `shimctl`.
 //! - [`service`]: process life: logging, signals, sd-notify, reload, shutdown.
+//! - [`redact`]: the secrets in every form they can take in output (plain, JSON-escaped,
+//!   percent-encoded, base64), replaced by `***` at every exit; pure, like `translate`.
 #![forbid(unsafe_code)]
 // Unit tests may unwrap and sleep: a panic is how a test fails, and they run without a runtime.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::disallowed_methods))]
@@ -19,6 +21,7 @@
 pub mod catalog;
 pub mod config;
 pub mod control;
+pub mod redact;
 pub mod server;
 pub mod service;
 pub mod translate;
