@@ -5,7 +5,8 @@
 //! 2. a [`super::StreamRedactor`] fed the same bytes in any chunks writes the same output;
 //! 3. [`Redactor::redact`] agrees with it on text, and [`Redactor::redact_truncated`] is a
 //!    prefix of it within its size limit;
-//! 4. [`Redactor::with_extra`] gives the redactor compiled with every secret at once.
+//! 4. [`Redactor::with_extra`] gives the redactor compiled with every secret at once;
+//! 5. splitting the patterns over many automata (one each) changes nothing.
 //!
 //! The encoders here are written apart from the redactor's own (serde_json, `format!`, and base64
 //! runs found by encoding the secret between two different fillers), so a form the redactor
@@ -304,6 +305,11 @@ pub fn check(case: &Case) -> Result<(), String> {
         if extra.redact_bytes(&case.body) != whole {
             return Err(format!("with_extra({last:?}) redacts differently"));
         }
+    }
+
+    let split = Redactor::grouped(case.secrets.iter().map(String::as_str), 1);
+    if split.redact_bytes(&case.body) != whole {
+        return Err("one automaton per pattern redacts differently".into());
     }
     Ok(())
 }

@@ -174,10 +174,15 @@ fn a_prefix_echo_of_half_the_secret_or_more_is_redacted_as_far_as_it_agrees() {
 
 #[test]
 fn overlapping_matches_become_one_marker_and_leave_no_tail() {
-    let r = Redactor::new(["abcdefgh12345678", "12345678zzzzzzzz"]);
-    assert_eq!(r.redact("<abcdefgh12345678zzzzzzzz>"), "<***>");
-    // Adjacent occurrences do not overlap: each gets its marker.
-    assert_eq!(r.redact("abcdefgh12345678abcdefgh12345678"), "******");
+    let pair = ["abcdefgh12345678", "12345678zzzzzzzz"];
+    // Also with each pattern in its own automaton: the match found first (`12345678zzzz`,
+    // sorted first) begins after the one that must win.
+    for group in [1, GROUP_PATTERNS] {
+        let r = Redactor::grouped(pair, group);
+        assert_eq!(r.redact("<abcdefgh12345678zzzzzzzz>"), "<***>", "{group}");
+        // Adjacent occurrences do not overlap: each gets its marker.
+        assert_eq!(r.redact("abcdefgh12345678abcdefgh12345678"), "******");
+    }
 }
 
 #[test]
@@ -376,6 +381,54 @@ fn debug_output_never_shows_a_secret() {
     send_sync::<StreamRedactor>();
 }
 
+/// Twenty secrets: more patterns than one automaton gets.
+fn many_secrets() -> Vec<String> {
+    let mut all = secrets();
+    all.extend((0..17).map(|i| {
+        format!(
+            "tok-{i:02}-{:024x}",
+            (i as u128 + 1) * 0x9e37_79b9_7f4a_7c15
+        )
+    }));
+    all
+}
+
+/// The twenty secrets compiled with one automaton per pattern and with one for all (built once:
+/// a hundred and more automata take a while in a debug build).
+fn per_pattern_and_single() -> &'static (Redactor, Redactor) {
+    static PAIR: std::sync::OnceLock<(Redactor, Redactor)> = std::sync::OnceLock::new();
+    PAIR.get_or_init(|| {
+        let secrets = many_secrets();
+        let secrets = || secrets.iter().map(String::as_str);
+        (
+            Redactor::grouped(secrets(), 1),
+            Redactor::grouped(secrets(), usize::MAX),
+        )
+    })
+}
+
+#[test]
+fn a_large_config_split_over_several_automata_still_catches_every_form() {
+    let secrets = many_secrets();
+    let r = Redactor::new(secrets.iter().map(String::as_str));
+    assert!(r.inner().unwrap().groups.len() > 1, "{r:?}");
+    let mut body = Vec::new();
+    for (i, secret) in secrets.iter().enumerate() {
+        let all = every_encoding();
+        for enc in all.iter().skip(i % 3).step_by(3) {
+            body.extend_from_slice(b" <");
+            body.extend_from_slice(&check::encode(secret, enc));
+        }
+    }
+    let case = Case {
+        secrets,
+        splits: vec![17, 4000, 4001, 9000],
+        max_bytes: 512,
+        body,
+    };
+    check::check(&case).unwrap();
+}
+
 #[test]
 fn the_fuzz_decoder_accepts_any_bytes() {
     for data in [
@@ -446,6 +499,28 @@ proptest! {
         if let Err(e) = check::check(&case) {
             return Err(TestCaseError::fail(e));
         }
+    }
+
+    #[test]
+    fn one_automaton_per_pattern_redacts_exactly_like_one_for_all(
+        picks in prop::collection::vec(
+            (any::<prop::sample::Index>(), encoding_strategy(), ".{0,12}"),
+            1..12,
+        ),
+    ) {
+        let secrets = many_secrets();
+        let mut body = Vec::new();
+        for (which, enc, text) in &picks {
+            body.extend_from_slice(&check::encode(which.get::<String>(&secrets), enc));
+            body.extend_from_slice(text.as_bytes());
+        }
+        let (each, one) = per_pattern_and_single();
+        prop_assert_eq!(one.inner().unwrap().groups.len(), 1);
+        prop_assert_eq!(each.redact_bytes(&body), one.redact_bytes(&body));
+        prop_assert_eq!(
+            check::stream_in_chunks(each, &body, &[body.len() / 2]),
+            one.redact_bytes(&body).into_owned()
+        );
     }
 
     #[test]
