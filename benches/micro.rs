@@ -5,7 +5,11 @@
 //! - `stream_*`: upstream SSE bytes through `SseParser` + `StreamTranslator`: the recorded
 //!   E5 (two tool calls) and E7 (reasoning) fixtures, and a long synthetic turn (reasoning,
 //!   text and a fragmented tool call, 1× and 10× a typical length), fed as one body and one
-//!   event per push (as the daemon sees a token-by-token upstream).
+//!   event per push (as the daemon sees a token-by-token upstream);
+//! - `redact_*`: the redactor with three secrets (a provider token, a client key, a header
+//!   value): a 1 KiB provider error with and without a secret in it, a 64 KiB SSE chunk without
+//!   one (whole, through a stream, and one event per push) next to a `memchr` over the same
+//!   bytes, `with_extra` with a known and an unknown secret, and compiling the redactor.
 //!
 //! Under `cargo test --all-targets` divan runs each benchmark once, as a test.
 // Test code: a panic is how a check fails, and a sleep here blocks no request.
@@ -14,6 +18,7 @@
 #[path = "common/workload.rs"]
 mod workload;
 
+use deepinfra_shim::redact::Redactor;
 use deepinfra_shim::translate::TranslateOptions;
 use deepinfra_shim::translate::reply::ReplyContext;
 use deepinfra_shim::translate::request::{parse_request, translate_request};
@@ -148,4 +153,127 @@ fn stream_per_event(bencher: Bencher<'_, '_>, name: &str) {
     bencher
         .counter(BytesCount::new(body.len()))
         .bench(|| translate_stream(black_box(&body), true));
+}
+
+/// Bench-only fake secrets shaped like the real ones: a provider token, a client key and an
+/// `upstream.headers` value.
+const SECRETS: [&str; 3] = [
+    "Xq3vT9kLm2Rp8sWz4Yb7Nc1Df6Gh5Jk0",
+    "sk-shim-7f3a9c2e1b8d4f6a0e5c3b7d9a1f2e4c",
+    "or-v1-5e8c2a7f9b3d1e6c4a0f8b2d7e5c9a3f1b6d",
+];
+
+/// A ~1 KiB provider refusal; with `echo` it quotes the provider token (as some providers do).
+fn provider_error_1k(echo: bool) -> String {
+    let key = if echo {
+        SECRETS[0]
+    } else {
+        "Zz9yX8wV7uT6sR5qP4oN3mL2kJ1iH0gF"
+    };
+    let detail = workload::prose(7, 900).replace(['"', '\\', '\n'], " ");
+    format!(
+        r#"{{"error":{{"message":"Invalid API key provided: {key}. {detail}","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}}}"#
+    )
+}
+
+/// 64 KiB of upstream SSE (whole events) without a secret.
+fn sse_64k() -> Vec<u8> {
+    let one = workload::long_stream(10);
+    let mut body = Vec::with_capacity(80 * 1024);
+    while body.len() < 64 * 1024 {
+        body.extend_from_slice(&one);
+    }
+    let end = body[..64 * 1024]
+        .windows(2)
+        .rposition(|w| w == b"\n\n")
+        .map_or(body.len(), |i| i + 2);
+    body.truncate(end);
+    body
+}
+
+#[divan::bench(args = ["clean", "secret"])]
+fn redact_error_1k(bencher: Bencher<'_, '_>, case: &str) {
+    let text = provider_error_1k(case == "secret");
+    let redactor = Redactor::new(SECRETS);
+    assert!(!redactor.redact(&text).contains(SECRETS[0]));
+    bencher
+        .counter(BytesCount::of_str(&text))
+        .bench(|| redactor.redact(black_box(&text)).len());
+}
+
+/// `secrets`: the three above, or twenty (a large config: past the 128 patterns the SIMD
+/// prefilter takes, so the search runs without it).
+#[divan::bench(args = [3, 20])]
+fn redact_sse_64k_clean(bencher: Bencher<'_, '_>, secrets: usize) {
+    let body = sse_64k();
+    let many: Vec<String> = (0..secrets.saturating_sub(SECRETS.len()))
+        .map(|i| {
+            format!(
+                "tok-{:032x}",
+                (i as u128 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)
+            )
+        })
+        .collect();
+    let redactor = Redactor::new(SECRETS.into_iter().chain(many.iter().map(String::as_str)));
+    bencher
+        .counter(BytesCount::new(body.len()))
+        .bench(|| redactor.redact_bytes(black_box(&body)).len());
+}
+
+#[divan::bench(args = ["whole", "per-event"])]
+fn redact_stream_64k_clean(bencher: Bencher<'_, '_>, feed: &str) {
+    let body = sse_64k();
+    let redactor = Redactor::new(SECRETS);
+    let chunks: Vec<&[u8]> = if feed == "whole" {
+        vec![&body]
+    } else {
+        events(&body).collect()
+    };
+    let mut out = Vec::with_capacity(body.len());
+    bencher
+        .counter(BytesCount::new(body.len()))
+        .bench_local(|| {
+            let mut stream = redactor.stream();
+            for chunk in &chunks {
+                out.clear();
+                stream.push(black_box(chunk), &mut out);
+            }
+            stream.finish(&mut out);
+            out.len()
+        });
+}
+
+/// The floor the clean-text rows are compared with: one `memchr` over the same bytes.
+#[divan::bench]
+fn redact_memchr_64k_reference(bencher: Bencher<'_, '_>) {
+    let body = sse_64k();
+    bencher
+        .counter(BytesCount::new(body.len()))
+        .bench(|| memchr::memchr(0, black_box(&body)));
+}
+
+/// `known`: the bearer is a configured client key; `unknown-repeated`: the same unknown bearer
+/// on every request (Codex's case: compiled once, then cached); `unknown-new`: a different
+/// unknown bearer each time (compiles a redactor every call).
+#[divan::bench(args = ["known", "unknown-repeated", "unknown-new"])]
+fn redact_with_extra(bencher: Bencher<'_, '_>, case: &str) {
+    let redactor = Redactor::new(SECRETS);
+    let bearers = match case {
+        "known" => [SECRETS[1]; 2],
+        "unknown-repeated" => ["sk-codex-0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d"; 2],
+        _ => [
+            "sk-codex-0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d",
+            "sk-codex-f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0",
+        ],
+    };
+    let mut i = 0;
+    bencher.bench_local(|| {
+        i += 1;
+        redactor.with_extra(black_box(bearers[i % 2]))
+    });
+}
+
+#[divan::bench]
+fn redact_new_3_secrets(bencher: Bencher<'_, '_>) {
+    bencher.bench(|| Redactor::new(black_box(SECRETS)));
 }

@@ -16,6 +16,8 @@
 //! - [`codex_toml`]: Codex's own config files, edited in place (`shimctl codex-config
 //!   --write`) and checked (`shimctl doctor`).
 //! - [`service`]: process life: logging, signals, sd-notify, reload, shutdown.
+//! - [`redact`]: the secrets in every form they can take in output (plain, JSON-escaped,
+//!   percent-encoded, base64), replaced by `***` at every exit; pure, like `translate`.
 #![forbid(unsafe_code)]
 // Unit tests may unwrap and sleep: a panic is how a test fails, and they run without a runtime.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::disallowed_methods))]
@@ -24,6 +26,7 @@ pub mod catalog;
 pub mod codex_toml;
 pub mod config;
 pub mod control;
+pub mod redact;
 pub mod server;
 pub mod service;
 pub mod translate;
