@@ -17,7 +17,8 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 
-use super::{MIN_SECRET_LEN, Redactor, echo_prefix_len};
+use super::engine::Redactor;
+use super::forms::{MIN_SECRET_LEN, echo_prefix_len};
 
 /// One way to write a secret into a body.
 #[derive(Clone, Debug)]

@@ -5,8 +5,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use proptest::prelude::*;
 
-use super::check::{self, Case, Encoding};
 use super::*;
+use crate::redact::check::{self, Case, Encoding};
+use crate::redact::{RedactingWriter, echo_prefix_len};
 
 /// Fake secrets shaped like real ones: a DeepInfra-style token, an OpenAI-style key, a header
 /// value with characters that JSON, URLs and base64 treat specially.

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io::{self, Write};
 
-use super::Redactor;
+use super::engine::Redactor;
 
 /// Redacts each write with the redactor `current` returns at that moment (a reload can change
 /// the secrets, so it is fetched per write, not captured once), then writes it whole to `inner`.
