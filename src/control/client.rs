@@ -12,9 +12,8 @@ use tokio::io::AsyncWriteExt;
 use super::framing::{LineError, read_line_capped};
 use super::protocol::{MAX_REPLY, Reply, Request, RequestLine};
 
-/// How to start the daemon, for messages about a daemon that is not running.
-pub const HOW_TO_START: &str = "Start it with `systemctl --user start deepinfra-shim` (service), \
-     or run `deepinfra-shim` in a terminal.";
+/// How to start the daemon (for this OS), for messages about a daemon that is not running.
+pub use super::hints::HOW_TO_START;
 
 /// Time limit for one exchange (a reload gets longer: it re-reads and validates the file).
 const TIMEOUT: Duration = Duration::from_secs(10);

@@ -7,12 +7,14 @@
 //! - [`client`]: the `shimctl` side: one request, one reply, errors that say how to start us.
 //! - [`framing`]: reading one capped line.
 //! - [`render`], [`codex_config`], [`doctor`]: what `shimctl` prints (pure where possible, so the
-//!   binary only parses arguments, asks, and prints).
+//!   binary only parses arguments, asks, and prints); [`hints`]: the commands those messages
+//!   suggest, for the OS at hand.
 
 pub mod client;
 pub mod codex_config;
 pub mod doctor;
 pub mod framing;
+pub mod hints;
 pub mod protocol;
 pub mod render;
 pub mod server;
