@@ -18,7 +18,7 @@ use deepinfra_shim::config::cli::Cli as DaemonCli;
 use deepinfra_shim::config::load::{self, Env};
 use deepinfra_shim::config::{self, Config};
 use deepinfra_shim::control::codex_config::{self, CodexBlock};
-use deepinfra_shim::control::doctor::{self, Target};
+use deepinfra_shim::control::doctor;
 use deepinfra_shim::control::protocol::{Reply, Request, StatusReport};
 use deepinfra_shim::control::render::{self, Style};
 use deepinfra_shim::control::{Client, CtlError};
@@ -101,7 +101,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Check the daemon, the token, the upstream and Codex's config (exit 0 all good, 1 not)
+    /// Check the daemon, each upstream with the daemon's own token (checked by the daemon) and
+    /// Codex's config (exit 0 all good, 1 not)
     Doctor,
     /// Show the daemon's log: journalctl --user -u deepinfra-shim on Linux, the LaunchAgent's
     /// log file on macOS (exit status: that tool's)
@@ -567,14 +568,7 @@ async fn models(client: &Client, env: &Env, json: bool) -> u8 {
 }
 
 async fn run_doctor(client: &Client, env: &Env) -> u8 {
-    let target = match fetch_status(client).await {
-        Ok(s) => Target::Daemon(Box::new(s)),
-        Err(why) => Target::Offline {
-            why,
-            config: local_config(env).map(Box::new),
-        },
-    };
-    let checks = doctor::run(target, env).await;
+    let checks = doctor::run(client, env, || local_config(env)).await;
     print!("{}", doctor::render(&checks, style()));
     if doctor::all_good(&checks) { 0 } else { 1 }
 }
