@@ -218,9 +218,10 @@ async fn status(client: &Client, json: bool) -> u8 {
         return refused(&reply);
     };
     if json {
+        let v = render::status_json(s, deepinfra_shim::VERSION);
         println!(
             "{}",
-            serde_json::to_string_pretty(s).expect("a status always serializes")
+            serde_json::to_string_pretty(&v).expect("a status always serializes")
         );
     } else {
         print!("{}", render::status(s, style()));
