@@ -4,8 +4,9 @@
 //! status 0 running / 3 not running; log-level and reload 0 / 1 refused / 3 not running;
 //! check-config 0 valid / 1 invalid; codex-config 0 (1 when --catalog cannot be written or
 //! --write is refused);
-//! models 0 (1 when the config does not load); doctor 0 all good / 1 otherwise; logs: the
-//! exit status of the tool that shows the log (1 when it cannot be run).
+//! models 0 (1 when the config does not load); doctor 0 all good / 1 otherwise; smoke 0 ok /
+//! 1 failed / 3 not running; logs: the exit status of the tool that shows the log (1 when it
+//! cannot be run).
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -21,6 +22,7 @@ use deepinfra_shim::control::codex_config::{self, CodexBlock};
 use deepinfra_shim::control::doctor;
 use deepinfra_shim::control::protocol::{Reply, Request, StatusReport};
 use deepinfra_shim::control::render::{self, Style};
+use deepinfra_shim::control::smoke;
 use deepinfra_shim::control::{Client, CtlError};
 use deepinfra_shim::service::logging::viewer;
 
@@ -33,7 +35,7 @@ const NOT_RUNNING: u8 = 3;
     version = deepinfra_shim::VERSION,
     about = "Ask and steer a running deepinfra-shim",
     after_help = "Exit status: 0 success; 1 refused, invalid or a check failed; 3 the daemon is \
-                  not running (status, log-level, reload)."
+                  not running (status, log-level, reload, smoke)."
 )]
 struct Cli {
     /// Control socket [env: DEEPINFRA_CODEX_SHIM_CONTROL_SOCKET]
@@ -104,6 +106,18 @@ enum Command {
     /// Check the daemon, each upstream with the daemon's own token (checked by the daemon) and
     /// Codex's config (exit 0 all good, 1 not)
     Doctor,
+    /// Send one harmless live request ("Reply with exactly OK.") through the daemon, as Codex
+    /// would, and report the answer, the time to the first token, the tokens and whether the
+    /// reply is what Codex needs (exit 0 ok, 1 failed, 3 not running)
+    Smoke {
+        /// The model to ask [default: the one Codex is set up with, else
+        /// deepseek-ai/DeepSeek-V4-Flash]
+        #[arg(long, value_name = "MODEL")]
+        model: Option<String>,
+        /// Ask a model routed to this upstream (a name under upstreams:, or default)
+        #[arg(long, value_name = "NAME")]
+        upstream: Option<String>,
+    },
     /// Show the daemon's log: journalctl --user -u deepinfra-shim on Linux, the LaunchAgent's
     /// log file on macOS (exit status: that tool's)
     Logs {
@@ -160,6 +174,13 @@ fn main() -> ExitCode {
             }
             Command::Models { json } => models(&client, &env, json).await,
             Command::Doctor => run_doctor(&client, &env).await,
+            Command::Smoke { model, upstream } => {
+                let opts = smoke::Options { model, upstream };
+                let out = smoke::run(&client, &env, &opts, style()).await;
+                print!("{}", out.report);
+                eprint!("{}", out.error);
+                out.code
+            }
             Command::Completions { shell } => {
                 let mut cmd = Cli::command();
                 clap_complete::generate(shell, &mut cmd, "shimctl", &mut std::io::stdout());

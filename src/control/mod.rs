@@ -8,9 +8,9 @@
 //! - [`check_upstreams`]: the daemon side of `check-upstreams` (each upstream asked with the
 //!   daemon's own token).
 //! - [`framing`]: reading one capped line.
-//! - [`render`], [`codex_config`], [`doctor`]: what `shimctl` prints (pure where possible, so the
-//!   binary only parses arguments, asks, and prints); [`hints`]: the commands those messages
-//!   suggest, for the OS at hand.
+//! - [`render`], [`codex_config`], [`doctor`], [`smoke`]: what `shimctl` prints (pure where
+//!   possible, so the binary only parses arguments, asks, and prints); [`hints`]: the commands
+//!   those messages suggest, for the OS at hand.
 
 pub mod check_upstreams;
 pub mod client;
@@ -21,6 +21,7 @@ pub mod hints;
 pub mod protocol;
 pub mod render;
 pub mod server;
+pub mod smoke;
 
 pub use client::{Client, CtlError};
 pub use protocol::{Reply, Request, RequestLine, StatusReport};
