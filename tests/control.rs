@@ -93,7 +93,7 @@ fn parse_reply(text: &str) -> Reply {
         .unwrap_or_else(|e| panic!("not a reply line ({e}): {text:?}"))
 }
 
-/// The doctor line for one check (`ok    token ...`, `FAIL  token ...`).
+/// The doctor line for one check (`ok    upstream ...`, `FAIL  upstream ...`).
 fn check_line<'a>(out: &'a str, what: &str) -> &'a str {
     out.lines()
         .find(|l| {
@@ -798,8 +798,15 @@ async fn codex_config_is_toml_pointing_at_the_daemon() {
     assert_eq!(code(&o), 0, "{out}");
     assert!(out.contains("ok    daemon"), "{out}");
     assert!(out.contains("ok    codex"), "{out}");
-    assert!(out.contains("ok    token"), "{out}");
-    assert!(out.contains("ok    upstream 'default' reachable"), "{out}");
+    // The daemon's own token, checked by the daemon with the route's model.
+    assert!(
+        out.contains("ok    upstream 'default' valid: the daemon's DEEPINFRA_TOKEN was accepted"),
+        "{out}"
+    );
+    assert!(
+        out.contains("model Qwen/Qwen3-Coder-30B-A3B-Instruct, max_tokens 1 -> 200"),
+        "{out}"
+    );
     assert!(!out.contains("FAIL"), "{out}");
     assert!(!out.contains(TOKEN));
 }
@@ -839,17 +846,16 @@ async fn doctor_reports_a_missing_token_and_an_unreachable_upstream() {
     assert_eq!(code(&o), 1, "{out}");
     assert!(out.contains("ok    daemon"), "{out}");
     assert!(out.contains("ok    codex"), "{out}");
-    let token = check_line(&out, "token");
+    // One line for the upstream: unreachable, and no token to send it.
+    let upstream = check_line(&out, "upstream");
     assert!(
-        token.starts_with("FAIL") && token.contains("DEEPINFRA_TOKEN"),
+        upstream.starts_with("FAIL")
+            && upstream.contains("unreachable")
+            && upstream.contains(&down),
         "{out}"
     );
-    let upstream = out
-        .lines()
-        .find(|l| l.contains("unreachable"))
-        .expect("unreachable line");
     assert!(
-        upstream.starts_with("FAIL") && upstream.contains(&down),
+        upstream.contains("no token in the daemon (DEEPINFRA_TOKEN is not set)"),
         "{out}"
     );
     assert!(out.contains("fix: "), "{out}");
@@ -862,7 +868,11 @@ async fn doctor_reports_a_missing_token_and_an_unreachable_upstream() {
         &["doctor"],
     );
     let out = stdout(&o);
-    assert!(check_line(&out, "token").starts_with("ok "), "{out}");
+    assert!(
+        check_line(&out, "upstream")
+            .contains("Codex sends its DEEPINFRA_TOKEN (set in this shell)"),
+        "{out}"
+    );
     assert!(!out.contains("from-codex"));
     assert_eq!(code(&o), 1, "the upstream is still down: {out}");
 

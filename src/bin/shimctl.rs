@@ -4,8 +4,9 @@
 //! status 0 running / 3 not running; log-level and reload 0 / 1 refused / 3 not running;
 //! check-config 0 valid / 1 invalid; codex-config 0 (1 when --catalog cannot be written or
 //! --write is refused);
-//! models 0 (1 when the config does not load); doctor 0 all good / 1 otherwise; logs: the
-//! exit status of the tool that shows the log (1 when it cannot be run).
+//! models 0 (1 when the config does not load); doctor 0 all good / 1 otherwise; smoke 0 ok /
+//! 1 failed / 3 not running; logs: the exit status of the tool that shows the log (1 when it
+//! cannot be run).
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -18,9 +19,10 @@ use deepinfra_shim::config::cli::Cli as DaemonCli;
 use deepinfra_shim::config::load::{self, Env};
 use deepinfra_shim::config::{self, Config};
 use deepinfra_shim::control::codex_config::{self, CodexBlock};
-use deepinfra_shim::control::doctor::{self, Target};
+use deepinfra_shim::control::doctor;
 use deepinfra_shim::control::protocol::{Reply, Request, StatusReport};
 use deepinfra_shim::control::render::{self, Style};
+use deepinfra_shim::control::smoke;
 use deepinfra_shim::control::{Client, CtlError};
 use deepinfra_shim::service::logging::viewer;
 
@@ -33,7 +35,7 @@ const NOT_RUNNING: u8 = 3;
     version = deepinfra_shim::VERSION,
     about = "Ask and steer a running deepinfra-shim",
     after_help = "Exit status: 0 success; 1 refused, invalid or a check failed; 3 the daemon is \
-                  not running (status, log-level, reload)."
+                  not running (status, log-level, reload, smoke)."
 )]
 struct Cli {
     /// Control socket [env: DEEPINFRA_CODEX_SHIM_CONTROL_SOCKET]
@@ -101,8 +103,21 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Check the daemon, the token, the upstream and Codex's config (exit 0 all good, 1 not)
+    /// Check the daemon, each upstream with the daemon's own token (checked by the daemon) and
+    /// Codex's config (exit 0 all good, 1 not)
     Doctor,
+    /// Send one harmless live request ("Reply with exactly OK.") through the daemon, as Codex
+    /// would, and report the answer, the time to the first token, the tokens and whether the
+    /// reply is what Codex needs (exit 0 ok, 1 failed, 3 not running)
+    Smoke {
+        /// The model to ask [default: the one Codex is set up with, else
+        /// deepseek-ai/DeepSeek-V4-Flash]
+        #[arg(long, value_name = "MODEL")]
+        model: Option<String>,
+        /// Ask a model routed to this upstream (a name under upstreams:, or default)
+        #[arg(long, value_name = "NAME")]
+        upstream: Option<String>,
+    },
     /// Show the daemon's log: journalctl --user -u deepinfra-shim on Linux, the LaunchAgent's
     /// log file on macOS (exit status: that tool's)
     Logs {
@@ -159,6 +174,13 @@ fn main() -> ExitCode {
             }
             Command::Models { json } => models(&client, &env, json).await,
             Command::Doctor => run_doctor(&client, &env).await,
+            Command::Smoke { model, upstream } => {
+                let opts = smoke::Options { model, upstream };
+                let out = smoke::run(&client, &env, &opts, style()).await;
+                print!("{}", out.report);
+                eprint!("{}", out.error);
+                out.code
+            }
             Command::Completions { shell } => {
                 let mut cmd = Cli::command();
                 clap_complete::generate(shell, &mut cmd, "shimctl", &mut std::io::stdout());
@@ -217,9 +239,10 @@ async fn status(client: &Client, json: bool) -> u8 {
         return refused(&reply);
     };
     if json {
+        let v = render::status_json(s, deepinfra_shim::VERSION);
         println!(
             "{}",
-            serde_json::to_string_pretty(s).expect("a status always serializes")
+            serde_json::to_string_pretty(&v).expect("a status always serializes")
         );
     } else {
         print!("{}", render::status(s, style()));
@@ -567,14 +590,7 @@ async fn models(client: &Client, env: &Env, json: bool) -> u8 {
 }
 
 async fn run_doctor(client: &Client, env: &Env) -> u8 {
-    let target = match fetch_status(client).await {
-        Ok(s) => Target::Daemon(Box::new(s)),
-        Err(why) => Target::Offline {
-            why,
-            config: local_config(env).map(Box::new),
-        },
-    };
-    let checks = doctor::run(target, env).await;
+    let checks = doctor::run(client, env, || local_config(env)).await;
     print!("{}", doctor::render(&checks, style()));
     if doctor::all_good(&checks) { 0 } else { 1 }
 }

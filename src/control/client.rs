@@ -12,13 +12,14 @@ use tokio::io::AsyncWriteExt;
 use super::framing::{LineError, read_line_capped};
 use super::protocol::{MAX_REPLY, Reply, Request, RequestLine};
 
-/// How to start the daemon, for messages about a daemon that is not running.
-pub const HOW_TO_START: &str = "Start it with `systemctl --user start deepinfra-shim` (service), \
-     or run `deepinfra-shim` in a terminal.";
+/// How to start the daemon (for this OS), for messages about a daemon that is not running.
+pub use super::hints::HOW_TO_START;
 
 /// Time limit for one exchange (a reload gets longer: it re-reads and validates the file).
 const TIMEOUT: Duration = Duration::from_secs(10);
 const RELOAD_TIMEOUT: Duration = Duration::from_secs(70);
+/// `check-upstreams` waits for every upstream's answer (each bounded by the daemon).
+const CHECK_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Why a control request failed.
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +84,7 @@ impl Client {
     pub async fn request(&self, req: Request) -> Result<Reply, CtlError> {
         let after = match req {
             Request::Reload => RELOAD_TIMEOUT,
+            Request::CheckUpstreams { .. } => CHECK_TIMEOUT,
             _ => TIMEOUT,
         };
         match tokio::time::timeout(after, self.exchange(req)).await {

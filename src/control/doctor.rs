@@ -1,23 +1,31 @@
-//! `shimctl doctor`: one line per check (`ok`, `warn` or `FAIL`), each failure with a fix.
+//! `shimctl doctor`: one line per check (`ok`, `warn` or `FAIL`), each problem with a fix.
 //!
-//! Checks: the daemon answers on its socket; Codex's config files (see
-//! [`crate::codex_toml::checks`]: syntax, misplaced keys, a selected provider pointing at the
-//! daemon's address, the model catalog); a provider token is present in the daemon, or expected from the
-//! variable Codex sends (`env_key`); every upstream answers `GET {url}/models` (from here,
-//! with a short timeout, using this shell's token variable when set; the token is never
-//! printed). When the daemon is not running, the facts come from the config it would load.
+//! Checks, in order:
+//! - the daemon answers on its socket, and runs the same version as this `shimctl`;
+//! - Codex's config files ([`crate::codex_toml::checks`]: syntax in plain words, duplicate keys,
+//!   keys under the wrong table, a selected provider pointing at the daemon's address, the
+//!   model catalog: exists, parses as Codex reads it, holds the configured model);
+//! - one line per upstream, from the daemon's `check-upstreams`: the daemon's own token, sent
+//!   by the daemon with a request that needs authentication (see
+//!   [`super::check_upstreams`]); valid, rejected (with the provider's status and message),
+//!   unreachable, or no token (and then whether Codex's header would stand in).
+//!
+//! Without a daemon the token cannot be checked (the token in this shell says nothing about
+//! the service's), so doctor says so, with how to start it, and checks the rest against the
+//! config the daemon would load.
+//!
+//! [`run`] gathers the facts; [`daemon_report`] and [`offline_report`] turn them into lines
+//! without any I/O but reading Codex's files.
 
 use std::fmt::Write as _;
 
-use super::client::HOW_TO_START;
-use super::codex_config::CodexUse;
-use super::protocol::{StatusReport, UpstreamStatus};
+use super::client::Client;
+use super::hints::{self, Os};
+use super::protocol::{CheckResult, Reply, Request, StatusReport, TokenUsed, UpstreamCheck};
 use super::render::{Style, client_addr};
 use crate::codex_toml;
 use crate::config::Config;
 use crate::config::load::Env;
-use crate::upstream::limits::PROBE_TIMEOUT;
-use crate::upstream::{UpstreamClient, models_url};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
@@ -35,7 +43,7 @@ pub struct Check {
 }
 
 impl Check {
-    fn ok(what: &str, detail: impl Into<String>) -> Check {
+    pub fn ok(what: &str, detail: impl Into<String>) -> Check {
         Check {
             level: Level::Ok,
             what: what.to_owned(),
@@ -43,7 +51,7 @@ impl Check {
             hint: None,
         }
     }
-    fn warn(what: &str, detail: impl Into<String>, hint: impl Into<String>) -> Check {
+    pub fn warn(what: &str, detail: impl Into<String>, hint: impl Into<String>) -> Check {
         Check {
             level: Level::Warn,
             what: what.to_owned(),
@@ -51,7 +59,7 @@ impl Check {
             hint: Some(hint.into()),
         }
     }
-    fn fail(what: &str, detail: impl Into<String>, hint: impl Into<String>) -> Check {
+    pub fn fail(what: &str, detail: impl Into<String>, hint: impl Into<String>) -> Check {
         Check {
             level: Level::Fail,
             what: what.to_owned(),
@@ -61,157 +69,212 @@ impl Check {
     }
 }
 
-/// What the checks are run against: the running daemon, or else the config it would load.
-pub enum Target {
-    Daemon(Box<StatusReport>),
-    /// The daemon is unreachable (the message says why); the local config, if it loads.
-    Offline {
-        why: String,
-        config: Result<Box<Config>, Vec<String>>,
-    },
+/// What the daemon said about its upstreams.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpstreamAnswer {
+    Checked(Vec<UpstreamCheck>),
+    /// The daemon does not know `check-upstreams` (an older version); its message.
+    Unsupported(String),
+    /// The request failed (no answer in time, connection lost); why.
+    Failed(String),
 }
 
-/// The facts the later checks need, whichever way they were found.
-struct Facts {
-    listen: String,
-    upstreams: Vec<UpstreamStatus>,
-    client_keys_env: Option<String>,
-    from_daemon: bool,
+/// What Codex's files say, for the lines that depend on it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CodexSide {
+    /// The variable Codex reads its token from (`env_key`), for the way it reaches us.
+    pub env_key: Option<String>,
+    /// The model Codex is set up with.
+    pub model: Option<String>,
 }
 
-fn facts_from_config(c: &Config) -> Facts {
-    let upstreams = std::iter::once(&c.default_upstream)
-        .chain(c.upstreams.values())
-        .map(|u| UpstreamStatus {
-            name: u.name.clone(),
-            url: u.url.clone(),
-            api_key_env: u.api_key_env.clone(),
-            token_present: u.token.is_some(),
-            ..Default::default()
-        })
-        .collect();
-    Facts {
-        listen: c.bind_addr(),
-        upstreams,
-        client_keys_env: c.listen.client_keys_env.clone(),
-        from_daemon: false,
-    }
-}
-
-/// Runs every check.
-pub async fn run(target: Target, env: &Env) -> Vec<Check> {
-    let mut checks = Vec::new();
-    let facts = match target {
-        Target::Daemon(s) => {
-            checks.push(Check::ok(
-                "daemon",
-                format!(
-                    "running (pid {}, version {}, http://{})",
-                    s.pid, s.version, s.listen
-                ),
-            ));
-            if let Some(e) = &s.last_reload_error {
-                checks.push(Check::warn(
-                    "config",
-                    format!(
-                        "the last reload was refused: {}",
-                        e.lines().next().unwrap_or("")
-                    ),
-                    "fix the file (`shimctl check-config`), then `shimctl reload`",
-                ));
-            }
-            Facts {
-                listen: s.listen.clone(),
-                upstreams: s.upstreams.clone(),
-                client_keys_env: s.client_keys_env.clone(),
-                from_daemon: true,
-            }
-        }
-        Target::Offline { why, config } => {
-            checks.push(Check::fail(
-                "daemon",
-                format!("not reachable: {}", why.lines().next().unwrap_or("")),
-                HOW_TO_START,
-            ));
-            match config {
-                Ok(c) => facts_from_config(&c),
-                Err(lines) => {
-                    checks.push(Check::fail(
-                        "config",
-                        format!("the daemon would refuse it: {}", lines.join("; ")),
-                        "fix the file (`shimctl check-config` lists every problem)",
-                    ));
-                    return checks;
-                }
-            }
-        }
+/// Runs every check: asks the daemon (status, then `check-upstreams`), reads Codex's files;
+/// without a daemon, `local` gives the config it would load.
+pub async fn run(
+    client: &Client,
+    env: &Env,
+    local: impl FnOnce() -> Result<Config, Vec<String>>,
+) -> Vec<Check> {
+    let os = Os::current();
+    let status = match client.request(Request::Status).await {
+        Ok(Reply {
+            ok: true,
+            status: Some(s),
+            ..
+        }) => Ok(s),
+        Ok(r) => Err(r
+            .error
+            .unwrap_or_else(|| "the daemon sent no status".to_owned())),
+        Err(e) => Err(e.to_string()),
     };
-
-    let base_url = format!("http://{}/v1", client_addr(&facts.listen));
-    let (codex_lines, codex_use) = codex_checks(env, &base_url);
-    checks.extend(codex_lines);
-
-    checks.push(token_check(&facts, codex_use.as_ref(), env));
-    for u in facts.upstreams.iter().skip(1) {
-        if !u.token_present {
-            checks.push(Check::warn(
-                "token",
-                format!(
-                    "upstream '{}' has no token ({} is not set{}); its requests go without \
-                     Authorization",
-                    u.name,
-                    u.api_key_env,
-                    daemon_side(&facts)
+    match status {
+        Ok(s) => {
+            let (codex_lines, codex) = codex_checks(env, &base_url(&s.listen));
+            let req = Request::CheckUpstreams {
+                model: codex.model.clone(),
+            };
+            let answer = match client.request(req).await {
+                Ok(Reply {
+                    ok: true,
+                    upstream_checks: Some(c),
+                    ..
+                }) => UpstreamAnswer::Checked(c),
+                Ok(r) => UpstreamAnswer::Unsupported(
+                    r.error
+                        .unwrap_or_else(|| "no upstream checks in the reply".to_owned()),
                 ),
-                format!(
-                    "set {} in the daemon's environment if that provider needs a key",
-                    u.api_key_env
-                ),
-            ));
+                Err(e) => UpstreamAnswer::Failed(e.to_string()),
+            };
+            daemon_report(&s, codex_lines, &codex, &answer, env, os)
+        }
+        Err(why) => {
+            let config = local();
+            let codex = match &config {
+                Ok(c) => Some(codex_checks(env, &base_url(&c.bind_addr())).0),
+                Err(_) => None,
+            };
+            offline_report(&why, config.as_ref().err(), codex, os)
         }
     }
+}
 
-    let http = UpstreamClient::new();
-    let probes = facts
-        .upstreams
-        .iter()
-        .map(|u| probe_upstream(&http, u, env));
-    checks.extend(futures_util::future::join_all(probes).await);
+/// `http://ADDR/v1` as Codex should reach a daemon listening on `listen`.
+fn base_url(listen: &str) -> String {
+    format!("http://{}/v1", client_addr(listen))
+}
+
+/// The lines for a running daemon.
+pub fn daemon_report(
+    s: &StatusReport,
+    codex_lines: Vec<Check>,
+    codex: &CodexSide,
+    answer: &UpstreamAnswer,
+    env: &Env,
+    os: Os,
+) -> Vec<Check> {
+    let mut checks = vec![daemon_line(s, os)];
+    if let Some(e) = &s.last_reload_error {
+        checks.push(Check::warn(
+            "config",
+            format!(
+                "the last reload was refused: {}",
+                e.lines().next().unwrap_or("")
+            ),
+            "fix the file (`shimctl check-config`), then `shimctl reload`",
+        ));
+    }
+    checks.extend(codex_lines);
+    match answer {
+        UpstreamAnswer::Checked(list) if list.is_empty() => checks.push(Check::fail(
+            "upstream",
+            "the daemon reported no upstream",
+            "report a bug",
+        )),
+        UpstreamAnswer::Checked(list) => {
+            checks.extend(list.iter().map(|c| upstream_line(c, codex, env, os)));
+        }
+        UpstreamAnswer::Unsupported(why) => checks.push(Check::warn(
+            "upstream",
+            format!(
+                "not checked: the daemon (version {}) cannot check its token ({})",
+                s.version,
+                why.lines().next().unwrap_or("")
+            ),
+            format!(
+                "restart it so it runs this version: `{}`",
+                hints::restart_command(os)
+            ),
+        )),
+        UpstreamAnswer::Failed(why) => checks.push(Check::fail(
+            "upstream",
+            format!(
+                "not checked: the daemon did not answer the check ({})",
+                why.lines().next().unwrap_or("")
+            ),
+            "try again; `shimctl logs` shows what the daemon was doing",
+        )),
+    }
     checks
 }
 
-fn daemon_side(f: &Facts) -> &'static str {
-    if f.from_daemon {
-        " in the daemon"
-    } else {
-        " in this shell"
+/// The lines without a daemon: how to start it, that the token cannot be checked, and the
+/// rest (the config it would load, Codex's files).
+pub fn offline_report(
+    why: &str,
+    config_problems: Option<&Vec<String>>,
+    codex_lines: Option<Vec<Check>>,
+    os: Os,
+) -> Vec<Check> {
+    let mut checks = vec![Check::fail(
+        "daemon",
+        format!("not reachable: {}", why.lines().next().unwrap_or("")),
+        hints::how_to_start(os),
+    )];
+    if let Some(lines) = config_problems {
+        checks.push(Check::fail(
+            "config",
+            format!("the daemon would refuse it: {}", lines.join("; ")),
+            "fix the file (`shimctl check-config` lists every problem)",
+        ));
     }
+    checks.extend(codex_lines.unwrap_or_default());
+    checks.push(Check::warn(
+        "token",
+        "not checked: the daemon checks each upstream with its own token, and it is not \
+         running (the token in this shell says nothing about the service's)",
+        format!(
+            "start it (`{}`, or `deepinfra-shim` in a terminal), then run `shimctl doctor` again",
+            hints::start_command(os)
+        ),
+    ));
+    checks
+}
+
+fn daemon_line(s: &StatusReport, os: Os) -> Check {
+    let running = format!(
+        "running (pid {}, version {}, http://{})",
+        s.pid, s.version, s.listen
+    );
+    if s.version == crate::VERSION {
+        return Check::ok("daemon", running);
+    }
+    Check::warn(
+        "daemon",
+        format!("{running}, but this shimctl is version {}", crate::VERSION),
+        format!(
+            "restart the daemon so both run the installed version: `{}`",
+            hints::restart_command(os)
+        ),
+    )
 }
 
 /// Codex's config files, checked by [`crate::codex_toml::checks`]: one line per finding, an
-/// `ok` line for the way Codex reaches this daemon, and that way's provider.
-fn codex_checks(env: &Env, base_url: &str) -> (Vec<Check>, Option<CodexUse>) {
+/// `ok` line for the way Codex reaches this daemon; and that way's `env_key` and model.
+fn codex_checks(env: &Env, base_url: &str) -> (Vec<Check>, CodexSide) {
     let Some(dir) = codex_toml::codex_home(env.get("CODEX_HOME"), env.get("HOME")) else {
         let c = Check::fail(
             "codex",
             "cannot locate Codex's config (neither CODEX_HOME nor HOME is set)",
             "set HOME, or CODEX_HOME to Codex's directory",
         );
-        return (vec![c], None);
+        return (vec![c], CodexSide::default());
     };
     let report = match codex_toml::check_dir(&dir, base_url) {
         Ok(r) => r,
         Err(e) => {
             let c = Check::fail("codex", e.to_string(), "check the files' permissions");
-            return (vec![c], None);
+            return (vec![c], CodexSide::default());
         }
     };
     let mut lines = Vec::new();
-    let first = report.uses.first().map(|u| CodexUse {
-        provider: u.provider.clone(),
-        selected_by: u.selected_by(),
-        env_key: u.env_key.clone(),
-    });
+    let side = report
+        .uses
+        .first()
+        .map(|u| CodexSide {
+            env_key: u.env_key.clone(),
+            model: u.model.clone(),
+        })
+        .unwrap_or_default();
     if let Some(u) = report.uses.first() {
         let file = match &u.profile {
             Some(p) => codex_toml::profile_path(&dir, p),
@@ -234,110 +297,227 @@ fn codex_checks(env: &Env, base_url: &str) -> (Vec<Check>, Option<CodexUse>) {
             codex_toml::Severity::Warn => Check::warn("codex", detail, f.fix),
         });
     }
-    (lines, first)
+    (lines, side)
 }
 
-fn token_check(f: &Facts, codex: Option<&CodexUse>, env: &Env) -> Check {
-    let Some(default) = f.upstreams.first() else {
-        return Check::fail("token", "no upstream configured", "report a bug");
-    };
-    let var = &default.api_key_env;
-    let where_ = daemon_side(f);
-    let daemon_hint = format!(
-        "put `{var}=...` in ~/.config/deepinfra-shim/env (mode 0600; the installed service \
-         reads it), then `systemctl --user restart deepinfra-shim` (macOS: `launchctl kickstart -k \
-         gui/$(id -u)/com.deepinfra.shim`); or export {var} where you start the daemon by hand"
-    );
-    if default.token_present {
-        return Check::ok("token", format!("{var} is set{where_}"));
+/// `upstream.url` or `upstreams.NAME.url`.
+fn url_key(name: &str) -> String {
+    if name == crate::config::DEFAULT_UPSTREAM {
+        "upstream.url".to_owned()
+    } else {
+        format!("upstreams.{name}.url")
     }
-    if let Some(keys) = &f.client_keys_env {
-        return Check::fail(
-            "token",
+}
+
+/// How to give the daemon the token in `var`.
+fn set_token_hint(var: &str, os: Os) -> String {
+    format!(
+        "put `{var}=...` in {} (mode 0600; the installed service reads it), then `{}`; a \
+         daemon started by hand takes it from its own environment",
+        hints::ENV_FILE,
+        hints::restart_command(os)
+    )
+}
+
+/// `: 401 Not authenticated`, or `: 401` without a message.
+fn answered(c: &UpstreamCheck) -> String {
+    let status = c.status.map(|s| s.to_string()).unwrap_or_default();
+    match c
+        .message
+        .as_deref()
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+    {
+        Some(m) => format!("{status} {m}"),
+        None => status,
+    }
+}
+
+/// ` (POST URL, model M, max_tokens 1 -> 200, 412 ms)`.
+fn what_was_sent(c: &UpstreamCheck) -> String {
+    let mut parts = Vec::new();
+    if let Some(r) = &c.request {
+        parts.push(r.clone());
+    }
+    if let Some(m) = &c.model {
+        parts.push(format!("model {m}, max_tokens 1"));
+    }
+    let mut out = parts.join(", ");
+    if let Some(s) = c.status {
+        let _ = write!(out, " -> {s}");
+    }
+    let _ = write!(out, ", {} ms", c.elapsed_ms);
+    format!(" ({out})")
+}
+
+/// One upstream's line, from the daemon's check and what Codex would send in its place.
+fn upstream_line(c: &UpstreamCheck, codex: &CodexSide, env: &Env, os: Os) -> Check {
+    let what = "upstream";
+    let name = &c.name;
+    let var = &c.api_key_env;
+    match c.result {
+        CheckResult::Valid => Check::ok(
+            what,
             format!(
-                "{var} is not set{where_}, and with client keys ({keys}) Codex's token is never \
-                 forwarded upstream"
+                "'{name}' valid: the daemon's {var} was accepted{}",
+                what_was_sent(c)
             ),
-            daemon_hint,
+        ),
+        CheckResult::Rejected => Check::fail(
+            what,
+            format!(
+                "'{name}' rejected the daemon's {var}: {}{}",
+                answered(c),
+                what_was_sent(c)
+            ),
+            format!(
+                "the token is wrong, revoked or old: {}",
+                set_token_hint(var, os)
+            ),
+        ),
+        CheckResult::Unreachable => {
+            let token = match c.token {
+                TokenUsed::Daemon => format!("the daemon's {var} was not checked"),
+                _ => no_token_words(c, codex, env),
+            };
+            Check::fail(
+                what,
+                format!(
+                    "'{name}' unreachable: {}: {} ({token})",
+                    c.request.as_deref().unwrap_or(&c.url),
+                    c.message.as_deref().unwrap_or("no answer"),
+                ),
+                format!("check the URL ({}) and the network", url_key(name)),
+            )
+        }
+        CheckResult::NoToken => no_token_line(c, codex, env, os),
+        CheckResult::Error => error_line(c),
+        CheckResult::Unknown => Check::warn(
+            what,
+            format!("'{name}': the daemon's answer is not known to this shimctl"),
+            format!(
+                "run the same version of both (`{}`)",
+                hints::restart_command(os)
+            ),
+        ),
+    }
+}
+
+/// Says there is no token in the daemon and what would be sent instead.
+fn no_token_words(c: &UpstreamCheck, codex: &CodexSide, env: &Env) -> String {
+    let var = &c.api_key_env;
+    match c.token {
+        TokenUsed::NoneCodexHeader => match codex.env_key.as_deref() {
+            Some(key) if env.non_empty(key).is_some() => format!(
+                "no token in the daemon ({var} is not set), so Codex's header would be used: \
+                 Codex sends its {key} (set in this shell)"
+            ),
+            Some(key) => format!(
+                "no token in the daemon ({var} is not set), and {key} (Codex's env_key) is not \
+                 set in this shell either"
+            ),
+            None => format!(
+                "no token in the daemon ({var} is not set), and Codex has no env_key for this \
+                 daemon, so it sends none either"
+            ),
+        },
+        _ if c.name == crate::config::DEFAULT_UPSTREAM => format!(
+            "no token in the daemon ({var} is not set), and with client keys Codex's header is \
+             never forwarded"
+        ),
+        _ => format!("no token in the daemon ({var} is not set)"),
+    }
+}
+
+fn no_token_line(c: &UpstreamCheck, codex: &CodexSide, env: &Env, os: Os) -> Check {
+    let what = "upstream";
+    let name = &c.name;
+    let var = &c.api_key_env;
+    let words = no_token_words(c, codex, env);
+    let status = c.status.unwrap_or(0);
+    if (200..300).contains(&status) {
+        return Check::ok(
+            what,
+            format!(
+                "'{name}' answers without a token: {words}{}",
+                what_was_sent(c)
+            ),
         );
     }
-    match codex.and_then(|c| c.env_key.as_deref()) {
-        Some(key) if env.non_empty(key).is_some() => Check::ok(
-            "token",
-            format!(
-                "{var} is not set{where_}; Codex sends its {key} (set in this shell), which the \
-                 daemon forwards"
-            ),
-        ),
-        Some(key) => Check::fail(
-            "token",
-            format!(
-                "no token: {var} is not set{where_}, and {key} (Codex's env_key) is not set in \
-                 this shell"
-            ),
-            format!("{daemon_hint}; or export {key} where Codex runs"),
-        ),
-        None => Check::fail(
-            "token",
-            format!("no token: {var} is not set{where_}, and Codex has no env_key for this daemon"),
-            daemon_hint,
-        ),
+    let codex_stands_in = c.token == TokenUsed::NoneCodexHeader
+        && codex
+            .env_key
+            .as_deref()
+            .is_some_and(|k| env.non_empty(k).is_some());
+    let without = format!("without one it answered {}", answered(c));
+    if codex_stands_in {
+        return Check::ok(what, format!("'{name}' {words}; {without}"));
     }
+    let hint = match (c.token, codex.env_key.as_deref()) {
+        (TokenUsed::NoneCodexHeader, Some(key)) => {
+            format!(
+                "{}; or export {key} where Codex runs",
+                set_token_hint(var, os)
+            )
+        }
+        _ => set_token_hint(var, os),
+    };
+    Check::fail(what, format!("'{name}' {words}; {without}"), hint)
 }
 
-async fn probe_upstream(http: &UpstreamClient, u: &UpstreamStatus, env: &Env) -> Check {
+/// An answer that neither accepts nor rejects the token.
+fn error_line(c: &UpstreamCheck) -> Check {
     let what = "upstream";
-    let url = models_url(&u.url, None);
-    let token = env.non_empty(&u.api_key_env);
-    let name = &u.name;
-    match http.probe_models(&u.url, token, PROBE_TIMEOUT).await {
-        Err(e) => Check::fail(
+    let name = &c.name;
+    let Some(status) = c.status else {
+        return Check::warn(
             what,
-            format!("'{name}' unreachable: GET {url}: {}", e.cause()),
             format!(
-                "check the URL ({}) and the network",
-                if u.name == crate::config::DEFAULT_UPSTREAM {
-                    "upstream.url".to_owned()
-                } else {
-                    format!("upstreams.{name}.url")
-                }
+                "'{name}' not checked: {}",
+                c.message.as_deref().unwrap_or("no model to ask")
+            ),
+            format!(
+                "add an exact route to it under models: (e.g. `fast: {{ upstream: {name}, \
+                 model: NAME }}`) so the check knows a model it serves"
+            ),
+        );
+    };
+    let detail = format!(
+        "'{name}' answered the token check with {}{}",
+        answered(c),
+        what_was_sent(c)
+    );
+    let model = c.model.as_deref().unwrap_or("?");
+    match status {
+        300..=399 => Check::fail(
+            what,
+            detail,
+            format!(
+                "the URL redirects, and the daemon never follows redirects (they would carry \
+                 the token elsewhere): set {} to the address it points to",
+                url_key(name)
             ),
         ),
-        Ok(code) => {
-            if code.is_success() {
-                Check::ok(what, format!("'{name}' reachable: GET {url} -> {code}"))
-            } else if code.as_u16() == 401 || code.as_u16() == 403 {
-                if token.is_some() {
-                    Check::fail(
-                        what,
-                        format!("'{name}' rejected the token in {} ({code})", u.api_key_env),
-                        format!("check the value of {}", u.api_key_env),
-                    )
-                } else {
-                    Check::ok(
-                        what,
-                        format!(
-                            "'{name}' reachable: GET {url} -> {code} (no {} in this shell, so the \
-                             token was not checked)",
-                            u.api_key_env
-                        ),
-                    )
-                }
-            } else if code.as_u16() == 404 || code.as_u16() == 405 {
-                Check::warn(
-                    what,
-                    format!("'{name}' reachable, but GET {url} -> {code}"),
-                    "the provider may not list models; check that the URL ends where \
-                     /chat/completions starts",
-                )
-            } else {
-                Check::fail(
-                    what,
-                    format!("'{name}' answered GET {url} with {code}"),
-                    "the provider has a problem right now; try again later",
-                )
-            }
-        }
+        402 => Check::fail(
+            what,
+            detail,
+            "the provider refuses requests until the account is funded",
+        ),
+        429 | 500..=599 => Check::warn(
+            what,
+            detail,
+            "the provider is busy or failing right now; try again later",
+        ),
+        _ => Check::warn(
+            what,
+            detail,
+            format!(
+                "the token was not refused, but the request for {model} was: check {} and \
+                 that this provider serves {model} (a route under models: names the model the \
+                 check asks for)",
+                url_key(name)
+            ),
+        ),
     }
 }
 
@@ -366,77 +546,4 @@ pub fn all_good(checks: &[Check]) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::control::codex_config;
-
-    fn status(token: bool) -> StatusReport {
-        StatusReport {
-            version: "0.1.0".into(),
-            pid: 7,
-            listen: "127.0.0.1:1".into(),
-            token_present: token,
-            upstreams: vec![UpstreamStatus {
-                name: "default".into(),
-                // Nothing listens on port 1 of loopback.
-                url: "http://127.0.0.1:1/v1".into(),
-                api_key_env: "DEEPINFRA_TOKEN".into(),
-                token_present: token,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }
-    }
-
-    #[tokio::test]
-    async fn reports_missing_token_unreachable_upstream_and_missing_codex_config() {
-        let dir = tempfile::tempdir().unwrap();
-        let env = Env::from_pairs([("CODEX_HOME", dir.path().to_str().unwrap())]);
-        let checks = run(Target::Daemon(Box::new(status(false))), &env).await;
-        let text = render(&checks, Style::PLAIN);
-        assert!(!all_good(&checks));
-        assert!(text.starts_with("ok    daemon   running (pid 7"), "{text}");
-        assert!(text.contains("FAIL  codex    "), "{text}");
-        assert!(text.contains("does not exist"), "{text}");
-        assert!(
-            text.contains("FAIL  token    no token: DEEPINFRA_TOKEN is not set in the daemon"),
-            "{text}"
-        );
-        assert!(
-            text.contains("FAIL  upstream 'default' unreachable"),
-            "{text}"
-        );
-        assert!(text.contains("fix: "), "{text}");
-    }
-
-    #[tokio::test]
-    async fn token_expected_from_codex_env_key() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("config.toml"),
-            codex_config::render_block(&codex_config::CodexBlock {
-                model: "m".into(),
-                addr: "127.0.0.1:1".into(),
-                env_key: "MY_KEY".into(),
-                env_key_is_client_key: false,
-                context_window: None,
-                note: None,
-            }),
-        )
-        .unwrap();
-        let env = Env::from_pairs([
-            ("CODEX_HOME", dir.path().to_str().unwrap()),
-            ("MY_KEY", "secret-value"),
-        ]);
-        let checks = run(Target::Daemon(Box::new(status(false))), &env).await;
-        let text = render(&checks, Style::PLAIN);
-        assert!(text.contains("ok    codex    "), "{text}");
-        assert!(
-            text.contains(
-                "ok    token    DEEPINFRA_TOKEN is not set in the daemon; Codex sends its MY_KEY"
-            ),
-            "{text}"
-        );
-        assert!(!text.contains("secret-value"));
-    }
-}
+mod tests;

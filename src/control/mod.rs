@@ -5,17 +5,23 @@
 //! - [`server`]: the daemon side: socket setup (0700 directory, 0600 socket, live-daemon check,
 //!   stale-socket replacement), bounded connections, request handling.
 //! - [`client`]: the `shimctl` side: one request, one reply, errors that say how to start us.
+//! - [`check_upstreams`]: the daemon side of `check-upstreams` (each upstream asked with the
+//!   daemon's own token).
 //! - [`framing`]: reading one capped line.
-//! - [`render`], [`codex_config`], [`doctor`]: what `shimctl` prints (pure where possible, so the
-//!   binary only parses arguments, asks, and prints).
+//! - [`render`], [`codex_config`], [`doctor`], [`smoke`]: what `shimctl` prints (pure where
+//!   possible, so the binary only parses arguments, asks, and prints); [`hints`]: the commands
+//!   those messages suggest, for the OS at hand.
 
+pub mod check_upstreams;
 pub mod client;
 pub mod codex_config;
 pub mod doctor;
 pub mod framing;
+pub mod hints;
 pub mod protocol;
 pub mod render;
 pub mod server;
+pub mod smoke;
 
 pub use client::{Client, CtlError};
 pub use protocol::{Reply, Request, RequestLine, StatusReport};

@@ -115,6 +115,13 @@ pub enum Request {
     Reload,
     /// Where a model name goes in the current config: [`Reply::route`].
     Resolve { model: String },
+    /// Checks every upstream from inside the daemon, with the daemon's own token, by a
+    /// request that needs authentication: [`Reply::upstream_checks`]. `model`, when given,
+    /// is the model Codex is set up with; the upstream it routes to is probed with it.
+    CheckUpstreams {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        model: Option<String>,
+    },
 }
 
 impl Request {
@@ -126,6 +133,7 @@ impl Request {
             Request::SetLogLevel { .. } => "set-log-level",
             Request::Reload => "reload",
             Request::Resolve { .. } => "resolve",
+            Request::CheckUpstreams { .. } => "check-upstreams",
         }
     }
 
@@ -136,6 +144,7 @@ impl Request {
         "set-log-level",
         "reload",
         "resolve",
+        "check-upstreams",
     ];
 }
 
@@ -157,6 +166,9 @@ pub struct Reply {
     pub reload: Option<ReloadReport>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route: Option<RouteReport>,
+    /// `check-upstreams`: one entry per upstream, the default one first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_checks: Option<Vec<UpstreamCheck>>,
 }
 
 impl Reply {
@@ -304,6 +316,73 @@ pub struct RouteReport {
     pub apply_patch: Option<bool>,
 }
 
+/// What one upstream answered to the daemon's token check (`check-upstreams`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamCheck {
+    /// `default` or the key under `upstreams:`.
+    pub name: String,
+    /// The upstream's base URL.
+    pub url: String,
+    pub result: CheckResult,
+    /// Which token the check sent.
+    pub token: TokenUsed,
+    /// The variable the daemon reads this upstream's token from.
+    pub api_key_env: String,
+    /// The model the check asked for (null when none could be found).
+    #[serde(default)]
+    pub model: Option<String>,
+    /// What was sent, e.g. `POST https://api.deepinfra.com/v1/openai/chat/completions`.
+    #[serde(default)]
+    pub request: Option<String>,
+    /// The upstream's HTTP status (null when it could not be reached).
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// The provider's message on a refusal (secrets removed, at most about 1 KB), or why the
+    /// upstream could not be reached.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// How long the check took.
+    #[serde(default)]
+    pub elapsed_ms: u64,
+}
+
+/// The outcome of one upstream's token check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckResult {
+    /// The daemon's token was accepted (2xx).
+    Valid,
+    /// The daemon's token was refused (401 or 403).
+    Rejected,
+    /// No answer: connection, TLS or time limit.
+    Unreachable,
+    /// The daemon has no token for this upstream; `status` says what the provider answered
+    /// to the same request without one.
+    NoToken,
+    /// Another answer (a 3xx, a 404 for the model, a 429, a 5xx): the token was not refused,
+    /// but not confirmed either.
+    Error,
+    /// A result a newer daemon knows and this build does not.
+    #[serde(other)]
+    Unknown,
+}
+
+/// Which token a check sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenUsed {
+    /// The daemon's own, from the upstream's `api_key_env` variable.
+    Daemon,
+    /// None: the daemon has no token for the default upstream, so Codex's `Authorization`
+    /// header (its `env_key`) would be forwarded instead.
+    NoneCodexHeader,
+    /// None, and nothing would be sent instead: a named upstream (it never gets a client's
+    /// header), or client keys are configured (the client's header is a key for the daemon).
+    None,
+    #[serde(other)]
+    Unknown,
+}
+
 /// Formats a time as RFC 3339 UTC with second precision, e.g. `2025-01-02T03:04:05Z`.
 pub fn rfc3339(t: std::time::SystemTime) -> String {
     let secs = match t.duration_since(std::time::UNIX_EPOCH) {
@@ -351,6 +430,10 @@ mod tests {
             },
             Request::Reload,
             Request::Resolve { model: "m".into() },
+            Request::CheckUpstreams { model: None },
+            Request::CheckUpstreams {
+                model: Some("m".into()),
+            },
         ] {
             let line = RequestLine::new(r.clone()).to_line();
             assert!(line.ends_with('\n') && !line[..line.len() - 1].contains('\n'));
@@ -369,7 +452,11 @@ mod tests {
             .to_line(),
             "{\"v\":1,\"cmd\":\"set-log-level\",\"level\":\"debug\"}\n"
         );
-        assert_eq!(Request::NAMES.len(), 5);
+        assert_eq!(Request::NAMES.len(), 6);
+        assert_eq!(
+            RequestLine::new(Request::CheckUpstreams { model: None }).to_line(),
+            "{\"v\":1,\"cmd\":\"check-upstreams\"}\n"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use std::fmt::Write as _;
 
+use super::hints;
 use super::protocol::{ReloadReport, StatusReport, UpstreamStatus};
 
 /// Whether to use ANSI colours.
@@ -81,6 +82,12 @@ pub fn client_addr(listen: &str) -> String {
 /// The `shimctl status` summary: labels right-aligned like `systemctl status`, then a
 /// per-upstream table.
 pub fn status(s: &StatusReport, st: Style) -> String {
+    status_for(s, st, crate::VERSION)
+}
+
+/// [`status`] as a `shimctl` of version `client` shows it: a `Version` line when the daemon
+/// runs another version (an upgrade installed, the daemon not restarted).
+pub fn status_for(s: &StatusReport, st: Style, client: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -90,6 +97,17 @@ pub fn status(s: &StatusReport, st: Style) -> String {
         st.bold("running")
     );
     let mut rows: Vec<(&str, String)> = Vec::new();
+    if s.version != client {
+        rows.push((
+            "Version",
+            st.yellow(&format!(
+                "daemon {}, shimctl {client}: restart the daemon to run the installed version \
+                 (`{}`)",
+                s.version,
+                hints::restart_command(hints::Os::current())
+            )),
+        ));
+    }
     rows.push(("PID", s.pid.to_string()));
     rows.push((
         "Uptime",
@@ -174,6 +192,16 @@ pub fn status(s: &StatusReport, st: Style) -> String {
         out.push_str(&upstream_table(&s.upstreams, st));
     }
     out
+}
+
+/// `shimctl status --json`: the daemon's report as it sent it, plus `shimctl_version` (this
+/// binary's version, so a script can compare it with `version`).
+pub fn status_json(s: &StatusReport, client: &str) -> serde_json::Value {
+    let mut v = serde_json::to_value(s).expect("a status always serializes");
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("shimctl_version".to_owned(), client.into());
+    }
+    v
 }
 
 fn ms(v: Option<u64>) -> String {
@@ -347,6 +375,25 @@ mod tests {
             rows[2].starts_with("local     http://127.0.0.1:8000/v1"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_version_mismatch_is_shown() {
+        let mut s = sample();
+        s.version = "0.1.0".into();
+        let same = status_for(&s, Style::PLAIN, "0.1.0");
+        assert!(!same.contains("Version:"), "{same}");
+        let text = status_for(&s, Style::PLAIN, "0.2.0");
+        assert!(
+            text.contains("    Version: daemon 0.1.0, shimctl 0.2.0: restart the daemon"),
+            "{text}"
+        );
+        let json = status_json(&s, "0.2.0");
+        assert_eq!(json["shimctl_version"], "0.2.0");
+        assert_eq!(json["version"], "0.1.0");
+        // Everything the daemon sent is still there.
+        let back: StatusReport = serde_json::from_value(json).unwrap();
+        assert_eq!(back, s);
     }
 
     #[test]

@@ -369,6 +369,9 @@ pub async fn handle(req: Request, state: &State, events: &mpsc::UnboundedSender<
             route: Some(resolve(state, &model)),
             ..Reply::ok()
         },
+        Request::CheckUpstreams { model } => {
+            super::check_upstreams::reply(state, model.as_deref()).await
+        }
     }
 }
 

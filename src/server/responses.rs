@@ -89,7 +89,10 @@ pub async fn handle(
 
     match reply {
         Err(e) => unreachable_upstream(&e, stream, ctx),
-        Ok(ChatReply::Refused(refusal)) => refused(&refusal, stream, ctx, &secrets),
+        Ok(ChatReply::Refused(mut refusal)) => {
+            destination::explain_refusal(&mut refusal, up, dest.token_source);
+            refused(&refusal, stream, ctx, &secrets)
+        }
         Ok(ChatReply::Stream(body)) => {
             pump::start(pump::Pump {
                 state,

@@ -16,9 +16,10 @@ use super::notify;
 use super::reload::{self, Event};
 use super::signals::{self, SignalEvent};
 use super::state::State;
-use crate::config::Config;
 use crate::config::cli::Cli;
 use crate::config::load::Env;
+use crate::config::{Config, LogFormat, PinSource};
+use crate::control::hints::{self, Os};
 
 /// What the daemon runs with: the checked configuration, and the command line and
 /// environment snapshot it came from (reloads read the file again with both).
@@ -55,8 +56,15 @@ pub async fn run(d: Daemon) -> i32 {
     let listener = match TcpListener::bind(&addr).await {
         Ok(l) => l,
         Err(e) => {
-            tracing::error!(%addr, error = %e, "Cannot listen");
-            eprintln!("deepinfra-shim: cannot listen on {addr}: {e}");
+            let config = state.config();
+            let why = listen_error(&addr, &e, &config, watch_path.as_deref(), Os::current());
+            // One line, wherever it goes: the log when it is structured (journald, JSON)
+            // and errors are logged; else stderr (where text logs go too).
+            if config.log.format != LogFormat::Text && tracing::enabled!(tracing::Level::ERROR) {
+                tracing::error!(%addr, error = %why, "Cannot listen");
+            } else {
+                eprintln!("deepinfra-shim: {why}");
+            }
             return 1;
         }
     };
@@ -129,6 +137,36 @@ pub async fn run(d: Daemon) -> i32 {
     }
     tracing::info!("Stopped");
     0
+}
+
+/// The one line for a listen address that cannot be bound: what failed, and for a port in
+/// use, how to find the other process and which setting chose the port.
+/// `file` is the config file the daemon reads (or would read, when it does not exist).
+fn listen_error(
+    addr: &str,
+    e: &std::io::Error,
+    config: &Config,
+    file: Option<&std::path::Path>,
+    os: Os,
+) -> String {
+    if e.kind() != std::io::ErrorKind::AddrInUse {
+        return format!("cannot listen on {addr}: {e}");
+    }
+    let port = config.listen.port;
+    let pinned = config.pins.iter().find(|p| p.key == "listen.port");
+    let setting = match pinned.map(|p| p.by) {
+        Some(PinSource::Flag(f)) => format!("this one comes from {f}: pass another"),
+        Some(PinSource::Env(v)) => format!("this one comes from {v}: set another"),
+        None => match file {
+            Some(f) => format!("set listen.port in {}, or pass --port", f.display()),
+            None => "set listen.port in the config file, or pass --port".to_owned(),
+        },
+    };
+    format!(
+        "cannot listen on {addr}: port {port} is already in use by another process (see which: \
+         `{}`); stop it, or choose another port ({setting})",
+        hints::find_listener(os, port)
+    )
 }
 
 fn spawn_signal_forwarder(ev_tx: mpsc::UnboundedSender<Event>) {
@@ -205,4 +243,68 @@ pub fn listening_addr(line: &str) -> Option<SocketAddr> {
         .find(|c: char| !(c.is_ascii_hexdigit() || matches!(c, '.' | ':' | '[' | ']')))
         .unwrap_or(rest.len());
     rest[..end].parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::cli::Cli;
+
+    fn config(args: &[&str], pairs: &[(&str, &str)]) -> Config {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().to_str().unwrap();
+        let mut env = vec![("HOME", home), ("XDG_RUNTIME_DIR", home)];
+        env.extend_from_slice(pairs);
+        let cli = <Cli as clap::Parser>::try_parse_from(
+            std::iter::once("deepinfra-shim").chain(args.iter().copied()),
+        )
+        .unwrap();
+        crate::config::load(&cli, &Env::from_pairs(env)).unwrap()
+    }
+
+    #[test]
+    fn a_port_in_use_is_one_line_naming_the_port_the_tool_and_the_setting() {
+        let in_use = std::io::Error::from(std::io::ErrorKind::AddrInUse);
+        let c = config(&[], &[]);
+        let file = std::path::Path::new("/home/u/.config/deepinfra-shim/config.yaml");
+        let line = listen_error("127.0.0.1:8797", &in_use, &c, Some(file), Os::Linux);
+        assert!(!line.contains('\n'), "{line}");
+        assert!(
+            line.starts_with("cannot listen on 127.0.0.1:8797: port 8797 is already in use"),
+            "{line}"
+        );
+        assert!(line.contains("`ss -ltnp 'sport = :8797'`"), "{line}");
+        assert!(
+            line.contains(
+                "set listen.port in /home/u/.config/deepinfra-shim/config.yaml, or pass --port"
+            ),
+            "{line}"
+        );
+        let mac = listen_error("127.0.0.1:8797", &in_use, &c, None, Os::Macos);
+        assert!(mac.contains("`lsof -nP -iTCP:8797 -sTCP:LISTEN`"), "{mac}");
+
+        let flag = config(&["--port", "9000"], &[]);
+        let line = listen_error("127.0.0.1:9000", &in_use, &flag, None, Os::Linux);
+        assert!(
+            line.contains("port 9000") && line.contains("this one comes from --port"),
+            "{line}"
+        );
+        let var = config(&[], &[("DEEPINFRA_CODEX_SHIM_PORT", "9001")]);
+        let line = listen_error("127.0.0.1:9001", &in_use, &var, None, Os::Linux);
+        assert!(
+            line.contains("this one comes from DEEPINFRA_CODEX_SHIM_PORT"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn other_bind_errors_say_what_the_os_said() {
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let line = listen_error("127.0.0.1:80", &denied, &config(&[], &[]), None, Os::Linux);
+        assert!(
+            line.starts_with("cannot listen on 127.0.0.1:80: "),
+            "{line}"
+        );
+        assert!(!line.contains("ss -ltnp"), "{line}");
+    }
 }

@@ -28,6 +28,8 @@ impl UpstreamClient {
             // Each token matters for latency: no Nagle delay on small SSE writes.
             .tcp_nodelay(true)
             .connect_timeout(CONNECT_TIMEOUT)
+            // A redirect would carry the token to wherever the provider points; never follow.
+            .redirect(reqwest::redirect::Policy::none())
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(64)
             .user_agent(concat!("deepinfra-shim/", env!("CARGO_PKG_VERSION")))

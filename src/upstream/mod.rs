@@ -7,8 +7,8 @@
 //!   provider refusal;
 //! - [`UpstreamClient::relay_chat`] / [`UpstreamClient::relay_models`] (the passthrough
 //!   endpoints) answer a [`Relayed`] reply;
-//! - [`UpstreamClient::fetch_list`] and [`UpstreamClient::probe_models`] serve the catalog
-//!   and `shimctl doctor`.
+//! - [`UpstreamClient::fetch_list`] and [`UpstreamClient::probe_models`] serve the catalog;
+//!   [`UpstreamClient::probe_token`] is the daemon's token check for `shimctl doctor`.
 //!
 //! Anything else is an [`UpstreamError`], which records its [`Side`] and whether a retry may
 //! help. Callers never see reqwest.
@@ -19,6 +19,7 @@ mod client;
 mod error;
 pub mod limits;
 mod models;
+mod probe;
 mod relay;
 
 pub use body::UpstreamStream;
@@ -26,4 +27,5 @@ pub use chat::ChatReply;
 pub use client::UpstreamClient;
 pub use error::{Side, UpstreamError};
 pub use models::models_url;
+pub use probe::{PROBE_PROMPT, TokenProbe, probe_body};
 pub use relay::Relayed;

@@ -7,13 +7,17 @@
 //! Contract:
 //! - Every request is recorded ([`Recorded`]: method, path, lowercased headers, body bytes and
 //!   parsed JSON) *before* it is answered, in arrival order.
-//! - `POST …/chat/completions` is answered by, in order: the strict-reasoning check (if enabled,
-//!   see [`MockUpstream::set_strict_reasoning`]), the FIFO script ([`MockUpstream::push`]), the
-//!   dynamic handler ([`MockUpstream::set_handler`]), and otherwise a 500 whose message says that
-//!   nothing was scripted (so a test that forgot a reply fails loudly, not by hanging).
+//! - `POST …/chat/completions` is answered by, in order: the token check (if enabled, see
+//!   [`MockUpstream::require_token`]: DeepInfra's exact 401 without the right bearer), the
+//!   strict-reasoning check (if enabled, see [`MockUpstream::set_strict_reasoning`]), the FIFO
+//!   script ([`MockUpstream::push`]), the dynamic handler ([`MockUpstream::set_handler`]), a
+//!   one-token completion for a non-streamed `max_tokens: 1` request (the daemon's token check,
+//!   answered as a provider would), and otherwise a 500 whose message says that nothing was
+//!   scripted (so a test that forgot a reply fails loudly, not by hanging).
 //! - `POST …/responses` is scripted the same way (minus the strict check); only the harness
 //!   self-tests use it, to drive Codex without the daemon.
-//! - `GET …/models` answers [`MockUpstream::set_models`] (default: a DeepInfra-shaped list).
+//! - `GET …/models` answers [`MockUpstream::set_models`] (default: a DeepInfra-shaped list),
+//!   with or without a token, as DeepInfra's public list does.
 //! - Anything else answers 404 with an OpenAI error envelope.
 //! - Streaming replies use chunked transfer encoding; every [`Chunk`] is a separate body frame,
 //!   flushed before the next one when a delay separates them.
@@ -51,6 +55,9 @@ pub const DEFAULT_MODEL: &str = "deepseek-ai/DeepSeek-V4-Flash";
 
 /// The exact DeepSeek 400 body for a tool-call turn replayed without `reasoning_content`
 /// (the `E11-400-deepseek_reasoning` fixture, docs/protocol.md#fixtures).
+/// DeepInfra's 401 for a missing or wrong token (the `E11-401` fixture).
+pub const NOT_AUTHENTICATED_BODY: &str = r#"{"error":{"message":"Not authenticated","type":"invalid_request_error","param":null,"code":null}}"#;
+
 pub const DEEPSEEK_REASONING_MISSING_BODY: &str = r#"{"error":{"message":"The reasoning_content in the thinking mode must be passed back to the API.","type":"invalid_request_error","param":null,"code":"invalid_request_error"}}"#;
 
 /// Pause between the writes of [`Reply::sse_split`], long enough for the client to see each
@@ -838,6 +845,7 @@ struct State {
     queue: Mutex<VecDeque<Reply>>,
     handler: Mutex<Option<Handler>>,
     strict_reasoning: Mutex<bool>,
+    required_token: Mutex<Option<String>>,
     requests: Mutex<Vec<Recorded>>,
     models: Mutex<Value>,
     cancelled: AtomicUsize,
@@ -878,6 +886,7 @@ impl MockUpstream {
             queue: Mutex::new(VecDeque::new()),
             handler: Mutex::new(None),
             strict_reasoning: Mutex::new(false),
+            required_token: Mutex::new(None),
             requests: Mutex::new(Vec::new()),
             models: Mutex::new(default_models()),
             cancelled: AtomicUsize::new(0),
@@ -942,6 +951,13 @@ impl MockUpstream {
     /// without consuming a scripted reply).
     pub fn set_strict_reasoning(&self, on: bool) {
         *self.state.strict_reasoning.lock().unwrap() = on;
+    }
+
+    /// From now on, a chat request without `Authorization: Bearer <token>` is answered with
+    /// DeepInfra's 401 ([`NOT_AUTHENTICATED_BODY`]) before anything else is consulted (and
+    /// without consuming a scripted reply). `None` turns the check off.
+    pub fn require_token(&self, token: Option<&str>) {
+        *self.state.required_token.lock().unwrap() = token.map(str::to_owned);
     }
 
     /// Sets the body of `GET …/models`.
@@ -1140,6 +1156,11 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<MockBody>
 }
 
 fn choose_chat_reply(state: &State, rec: &Recorded) -> Reply {
+    if let Some(token) = state.required_token.lock().unwrap().as_deref()
+        && rec.header("authorization") != Some(&format!("Bearer {token}"))
+    {
+        return Reply::json(401, NOT_AUTHENTICATED_BODY);
+    }
     if rec.is_chat()
         && *state.strict_reasoning.lock().unwrap()
         && rec.missing_reasoning_content().is_some()
@@ -1150,8 +1171,21 @@ fn choose_chat_reply(state: &State, rec: &Recorded) -> Reply {
         return reply;
     }
     let handler = state.handler.lock().unwrap().clone();
+    let one_token = rec.is_chat()
+        && !rec.is_stream()
+        && rec.json.as_ref().and_then(|j| j.get("max_tokens")) == Some(&json!(1));
     match handler {
         Some(h) => h(rec),
+        // What a provider answers to a one-token request: the first token, cut at the limit.
+        None if one_token => ChatTurn::new()
+            .text("OK")
+            .finish_reason("length")
+            .usage(Some(Usage {
+                prompt_tokens: 12,
+                completion_tokens: 1,
+                cached_tokens: 0,
+            }))
+            .into(),
         None => Reply::error(
             500,
             &format!(
