@@ -60,7 +60,12 @@ enum Command {
         level: Option<String>,
     },
     /// Reload the config file now; print what changed, or every reason it was refused (exit 1)
-    Reload,
+    Reload {
+        /// Only show what a reload would change, read and validated by the daemon exactly as a
+        /// reload; nothing is applied (exit 0 valid, 1 invalid)
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Validate a config file as the daemon would, listing every problem (exit 0 valid, 1
     /// invalid)
     CheckConfig {
@@ -68,6 +73,11 @@ enum Command {
         /// no daemon answers, DEEPINFRA_CODEX_SHIM_CONFIG or
         /// $XDG_CONFIG_HOME/deepinfra-shim/config.yaml]
         path: Option<PathBuf>,
+        /// Also show what a reload of this file would change in the running daemon (checked by
+        /// the daemon as a reload would, nothing applied); without a daemon there is nothing
+        /// to compare with, and the file is only checked
+        #[arg(long)]
+        diff: bool,
     },
     /// Print the ~/.codex/config.toml provider block for this daemon, or (--write) merge it
     /// into Codex's config (exit 1 when that is refused)
@@ -145,8 +155,24 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Status { json } => status(&client, json).await,
             Command::LogLevel { level } => log_level(&client, level).await,
-            Command::Reload => reload(&client).await,
-            Command::CheckConfig { path } => check_config(&client, path, &env).await,
+            Command::Reload { dry_run: false } => reload(&client).await,
+            Command::Reload { dry_run: true } => plan_reload(&client, None)
+                .await
+                .unwrap_or_else(|e| ctl_failed(&e)),
+            Command::CheckConfig { path, diff: true } => {
+                match plan_reload(&client, path.as_deref()).await {
+                    Ok(code) => code,
+                    Err(_) => {
+                        eprintln!(
+                            "shimctl: no daemon answered on {}: nothing to diff against; \
+                             checking the file alone",
+                            client.path().display()
+                        );
+                        check_config(&client, path, &env).await
+                    }
+                }
+            }
+            Command::CheckConfig { path, diff: false } => check_config(&client, path, &env).await,
             Command::CodexConfig {
                 model,
                 catalog,
@@ -265,6 +291,29 @@ async fn reload(client: &Client) -> u8 {
         }
         _ => refused(&reply),
     }
+}
+
+/// `reload --dry-run` (`file` None) and `check-config [PATH] --diff`: the daemon plans a
+/// reload (of its own file, or of `file`) and says what it would change; nothing is applied.
+/// The exit status, or (printing nothing) the error when no daemon answers.
+async fn plan_reload(client: &Client, file: Option<&std::path::Path>) -> Result<u8, CtlError> {
+    let file = file.map(|f| config::paths::absolute(f).display().to_string());
+    let reply = match client.request(Request::PlanReload { file }).await {
+        Ok(r) => r,
+        Err(e) if e.is_unreachable() => return Err(e),
+        Err(e) => return Ok(ctl_failed(&e)),
+    };
+    Ok(match (&reply.reload, reply.ok) {
+        (Some(r), true) => {
+            print!("{}", render::reload_planned(r));
+            0
+        }
+        (Some(r), false) if !r.reasons.is_empty() => {
+            eprint!("{}", render::reload_refused(r));
+            1
+        }
+        _ => refused(&reply),
+    })
 }
 
 /// Which file `check-config` checks: the one given, else the running daemon's (from its

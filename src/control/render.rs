@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::protocol::{ReloadReport, StatusReport, UpstreamStatus};
+use super::protocol::{KeyChange, PinReport, ReloadReport, StatusReport, UpstreamStatus};
 
 /// Whether to use ANSI colours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,13 +114,26 @@ pub fn status(s: &StatusReport, st: Style) -> String {
         None => st.yellow("no token"),
     };
     rows.push(("Upstream", format!("{} ({token})", s.upstream)));
+    let watched_file = s.watch.as_ref().and_then(|w| w.file.as_deref());
     rows.push((
         "Config",
-        match &s.config_path {
-            Some(p) => p.clone(),
-            None => "built-in defaults (no config file)".to_owned(),
+        match (&s.config_path, watched_file) {
+            (Some(p), _) => p.clone(),
+            (None, Some(f)) => format!("none, built-in defaults (create {f} to configure)"),
+            (None, None) => "built-in defaults (no config file)".to_owned(),
         },
     ));
+    if let Some(w) = &s.watch {
+        rows.push((
+            "Watching",
+            match (&w.watching, &w.waiting_for, &w.reason) {
+                (Some(d), None, _) => d.clone(),
+                (Some(a), Some(d), _) => format!("{a} (until {d} appears)"),
+                (None, _, Some(why)) => st.yellow(&format!("nothing: {why}")),
+                (None, _, None) => st.yellow("nothing"),
+            },
+        ));
+    }
     rows.push((
         "Loaded",
         format!(
@@ -133,6 +146,8 @@ pub fn status(s: &StatusReport, st: Style) -> String {
     ));
     if let Some(e) = &s.last_reload_error {
         rows.push(("Last reload", st.red(&format!("refused: {e}"))));
+    } else if let Some(r) = &s.last_reload {
+        rows.push(("Last reload", last_reload(r)));
     } else if let Some(r) = &s.last_reload_result {
         rows.push(("Last reload", r.clone()));
     }
@@ -141,8 +156,15 @@ pub fn status(s: &StatusReport, st: Style) -> String {
         "Pinned",
         if s.pinned.is_empty() {
             st.dim("nothing (every key follows the config file)")
-        } else {
+        } else if s.pins.is_empty() {
             s.pinned.join(", ")
+        } else {
+            let pins: Vec<String> = s
+                .pins
+                .iter()
+                .map(|p| format!("{} by {}", p.key, p.by))
+                .collect();
+            pins.join(", ")
         },
     ));
     let failed = if s.requests.failed > 0 {
@@ -234,29 +256,163 @@ fn upstream_table(ups: &[UpstreamStatus], st: Style) -> String {
     out
 }
 
-/// `shimctl reload` output for an applied reload.
-pub fn reload_applied(r: &ReloadReport) -> String {
-    if r.changes.is_empty() {
-        return format!(
-            "Configuration reloaded (generation {}): no changes.\n",
-            r.generation
-        );
+/// The `Last reload` value of `status`: when, what asked for it, then each entry on its own
+/// line.
+fn last_reload(r: &ReloadReport) -> String {
+    let when = match (&r.at, &r.source) {
+        (Some(at), Some(src)) => format!("{at} ({src}): "),
+        (Some(at), None) => format!("{at}: "),
+        _ => String::new(),
+    };
+    let mut out = format!("{when}applied");
+    let lines = entries(r);
+    if lines.is_empty() {
+        out.push_str(", no changes");
     }
-    let mut out = format!(
-        "Configuration reloaded (generation {}), {} change{}:\n",
-        r.generation,
-        r.changes.len(),
-        if r.changes.len() == 1 { "" } else { "s" }
-    );
-    for c in &r.changes {
-        let _ = writeln!(out, "  {c}");
+    for l in lines {
+        out.push('\n');
+        out.push_str(&l);
     }
     out
 }
 
-/// `shimctl reload` output for a refused reload: every reason.
+/// A report's entries, one line each: changes, then keys waiting for a restart, then pinned
+/// keys whose file value was ignored. From a daemon that only sends `changes`, those lines.
+fn entries(r: &ReloadReport) -> Vec<String> {
+    if r.changed.is_empty() && r.needs_restart.is_empty() && r.pinned.is_empty() {
+        return r.changes.clone();
+    }
+    let mut out: Vec<String> = r.changed.iter().map(change).collect();
+    out.extend(
+        r.needs_restart
+            .iter()
+            .map(|c| format!("{} (needs a restart to take effect)", change(c))),
+    );
+    out.extend(r.pinned.iter().map(pin));
+    out
+}
+
+fn change(c: &KeyChange) -> String {
+    match (&c.old, &c.new) {
+        (Some(a), Some(b)) => format!("{}: {a} -> {b}", c.key),
+        (None, Some(_)) => format!("{}: added", c.key),
+        (Some(_), None) => format!("{}: removed", c.key),
+        (None, None) => format!("{}: unchanged", c.key),
+    }
+}
+
+fn pin(p: &PinReport) -> String {
+    let by = if p.by.starts_with("--") {
+        format!("the flag {}", p.by)
+    } else {
+        format!("the variable {}", p.by)
+    };
+    format!(
+        "{}: pinned to {} by {by}; the file's value {} is ignored",
+        p.key,
+        p.value,
+        p.file_value.as_deref().unwrap_or("none")
+    )
+}
+
+/// The sections of a report after its first line: what changes, what waits for a restart,
+/// what a pin kept.
+fn sections(r: &ReloadReport, out: &mut String) {
+    let legacy = r.changed.is_empty() && r.needs_restart.is_empty() && r.pinned.is_empty();
+    if legacy {
+        for c in &r.changes {
+            let _ = writeln!(out, "  {c}");
+        }
+        return;
+    }
+    for c in &r.changed {
+        let _ = writeln!(out, "  {}", change(c));
+    }
+    if !r.needs_restart.is_empty() {
+        out.push_str("Waiting for a restart (the running value stays in force until then):\n");
+        for c in &r.needs_restart {
+            let _ = writeln!(out, "  {}", change(c));
+        }
+    }
+    if !r.pinned.is_empty() {
+        out.push_str("Pinned by a flag or variable (the file's value is ignored):\n");
+        for p in &r.pinned {
+            let _ = writeln!(out, "  {}", pin(p));
+        }
+    }
+}
+
+/// How many entries the first line announces: changes applied, or (from an older daemon) every
+/// line it sent.
+fn counted(r: &ReloadReport) -> usize {
+    if r.changed.is_empty() && r.needs_restart.is_empty() && r.pinned.is_empty() {
+        r.changes.len()
+    } else {
+        r.changed.len()
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// `shimctl reload` output for an applied reload.
+pub fn reload_applied(r: &ReloadReport) -> String {
+    let n = counted(r);
+    let mut out = if n == 0 && r.needs_restart.is_empty() {
+        format!(
+            "Configuration reloaded (generation {}): no changes.\n",
+            r.generation
+        )
+    } else if n == 0 {
+        format!(
+            "Configuration reloaded (generation {}): nothing applied now.\n",
+            r.generation
+        )
+    } else {
+        format!(
+            "Configuration reloaded (generation {}), {}:\n",
+            r.generation,
+            plural(n, "change", "changes")
+        )
+    };
+    sections(r, &mut out);
+    out
+}
+
+/// `shimctl reload --dry-run` (and `check-config --diff`) output for a file a reload would
+/// apply: what it would change; nothing was applied.
+pub fn reload_planned(r: &ReloadReport) -> String {
+    let file = r.config_path.as_deref().unwrap_or("built-in defaults");
+    let n = counted(r);
+    let mut out = if n == 0 && r.needs_restart.is_empty() {
+        format!(
+            "{file}: configuration OK; a reload now would change nothing (no changes). Nothing \
+             applied.\n"
+        )
+    } else {
+        format!(
+            "{file}: configuration OK; a reload now would apply {} (nothing applied, generation \
+             {} stays in force):\n",
+            plural(n, "change", "changes"),
+            r.generation
+        )
+    };
+    sections(r, &mut out);
+    out
+}
+
+/// `shimctl reload` output for a refused reload (or a dry run that would be): every reason.
 pub fn reload_refused(r: &ReloadReport) -> String {
-    let mut out = "Reload refused; the configuration in force is unchanged. Problems:\n".to_owned();
+    let mut out = if r.dry_run {
+        let file = r.config_path.as_deref().unwrap_or("the config file");
+        format!(
+            "{file}: a reload now would be refused; the configuration in force would stay. \
+             Problems:\n"
+        )
+    } else {
+        "Reload refused; the configuration in force is unchanged. Problems:\n".to_owned()
+    };
     for reason in &r.reasons {
         let _ = writeln!(out, "  {reason}");
     }
@@ -266,7 +422,7 @@ pub fn reload_refused(r: &ReloadReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::protocol::RequestCounters;
+    use crate::control::protocol::{RequestCounters, WatchStatus};
 
     fn sample() -> StatusReport {
         StatusReport {
@@ -312,6 +468,9 @@ mod tests {
             ],
             control_socket: "/run/user/1000/deepinfra-shim/control.sock".into(),
             client_keys_env: None,
+            last_reload: None,
+            pins: vec![],
+            watch: None,
         }
     }
 
@@ -369,11 +528,13 @@ mod tests {
 
     #[test]
     fn reload_texts() {
+        // As a daemon that sends only the lines writes it.
         let r = ReloadReport {
             applied: true,
             changes: vec!["upstream.url: a -> b".into()],
             reasons: vec![],
             generation: 3,
+            ..Default::default()
         };
         assert_eq!(
             reload_applied(&r),
@@ -385,5 +546,169 @@ mod tests {
             ..Default::default()
         };
         assert!(reload_refused(&r).ends_with("  a\n  b\n"));
+    }
+
+    fn kc(key: &str, old: &str, new: &str) -> KeyChange {
+        KeyChange {
+            key: key.into(),
+            old: Some(old.into()),
+            new: Some(new.into()),
+        }
+    }
+
+    fn full_report() -> ReloadReport {
+        ReloadReport {
+            applied: true,
+            generation: 4,
+            changes: vec!["(lines an old shimctl would print)".into()],
+            changed: vec![kc("upstream.url", "http://a", "http://b")],
+            needs_restart: vec![kc("listen.port", "8797", "9000")],
+            pinned: vec![PinReport {
+                key: "upstream.timeout_ms".into(),
+                by: "--timeout-ms".into(),
+                value: "5000".into(),
+                file_value: Some("1".into()),
+            }],
+            config_path: Some("/c/config.yaml".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn reload_sections_name_changes_restarts_and_pins() {
+        assert_eq!(
+            reload_applied(&full_report()),
+            "Configuration reloaded (generation 4), 1 change:\n  upstream.url: http://a -> \
+             http://b\nWaiting for a restart (the running value stays in force until then):\n  \
+             listen.port: 8797 -> 9000\nPinned by a flag or variable (the file's value is \
+             ignored):\n  upstream.timeout_ms: pinned to 5000 by the flag --timeout-ms; the \
+             file's value 1 is ignored\n"
+        );
+        let only_pin = ReloadReport {
+            changed: vec![],
+            needs_restart: vec![],
+            ..full_report()
+        };
+        let text = reload_applied(&only_pin);
+        assert!(
+            text.starts_with("Configuration reloaded (generation 4): no changes.\nPinned"),
+            "{text}"
+        );
+        let only_restart = ReloadReport {
+            changed: vec![],
+            pinned: vec![],
+            ..full_report()
+        };
+        let text = reload_applied(&only_restart);
+        assert!(text.contains("nothing applied now"), "{text}");
+        assert!(!text.contains("no changes"), "{text}");
+        let none = ReloadReport {
+            applied: true,
+            generation: 5,
+            ..Default::default()
+        };
+        assert_eq!(
+            reload_applied(&none),
+            "Configuration reloaded (generation 5): no changes.\n"
+        );
+    }
+
+    #[test]
+    fn dry_runs_say_nothing_was_applied() {
+        let r = ReloadReport {
+            applied: false,
+            dry_run: true,
+            ..full_report()
+        };
+        let text = reload_planned(&r);
+        assert!(
+            text.starts_with(
+                "/c/config.yaml: configuration OK; a reload now would apply 1 change (nothing \
+                 applied, generation 4 stays in force):\n  upstream.url: http://a -> http://b\n"
+            ),
+            "{text}"
+        );
+        let nothing = ReloadReport {
+            dry_run: true,
+            config_path: Some("/c/config.yaml".into()),
+            ..Default::default()
+        };
+        assert!(reload_planned(&nothing).contains("no changes"));
+        let refused = ReloadReport {
+            dry_run: true,
+            reasons: vec!["/c/config.yaml:2 upstream.url: bad".into()],
+            config_path: Some("/c/config.yaml".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            reload_refused(&refused),
+            "/c/config.yaml: a reload now would be refused; the configuration in force would \
+             stay. Problems:\n  /c/config.yaml:2 upstream.url: bad\n"
+        );
+    }
+
+    #[test]
+    fn status_names_the_watch_the_pins_and_the_last_reload() {
+        let mut s = sample();
+        s.last_reload_error = None;
+        s.config_path = None;
+        s.pins = vec![PinReport {
+            key: "listen.port".into(),
+            by: "--port".into(),
+            ..Default::default()
+        }];
+        s.watch = Some(WatchStatus {
+            file: Some("/h/.config/deepinfra-shim/config.yaml".into()),
+            watching: Some("/h/.config".into()),
+            waiting_for: Some("/h/.config/deepinfra-shim".into()),
+            ..Default::default()
+        });
+        s.last_reload = Some(ReloadReport {
+            at: Some("2025-01-02T03:04:05Z".into()),
+            source: Some("file change".into()),
+            ..full_report()
+        });
+        let text = status(&s, Style::PLAIN);
+        assert!(
+            text.contains(
+                "     Config: none, built-in defaults (create \
+                 /h/.config/deepinfra-shim/config.yaml to configure)\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("   Watching: /h/.config (until /h/.config/deepinfra-shim appears)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "Last reload: 2025-01-02T03:04:05Z (file change): applied\n             \
+                 upstream.url: http://a -> http://b\n             listen.port: 8797 -> 9000 \
+                 (needs a restart to take effect)\n             upstream.timeout_ms: pinned to \
+                 5000"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("     Pinned: listen.port by --port\n"),
+            "{text}"
+        );
+        s.watch = Some(WatchStatus {
+            reason: Some("cannot watch".into()),
+            ..Default::default()
+        });
+        s.last_reload = Some(ReloadReport {
+            applied: true,
+            ..Default::default()
+        });
+        let text = status(&s, Style::PLAIN);
+        assert!(
+            text.contains("   Watching: nothing: cannot watch\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Last reload: applied, no changes\n"),
+            "{text}"
+        );
     }
 }
