@@ -381,7 +381,14 @@ async fn reload(state: &State, events: &mpsc::UnboundedSender<Event>) -> Reply {
         reply: Some(tx),
     };
     match ask_loop(events, ev, rx).await {
-        Ok(outcome) => reload_reply(outcome, state.reload_info().generation, false),
+        Ok(outcome) => {
+            let mut reply = reload_reply(outcome, state.reload_info().generation, false);
+            if let Some(r) = reply.reload.as_mut() {
+                r.source = Some("shimctl".to_owned());
+                r.at = Some(rfc3339(std::time::SystemTime::now()));
+            }
+            reply
+        }
         Err(reply) => reply,
     }
 }
@@ -489,7 +496,7 @@ fn report_of(r: &crate::config::ReloadReport) -> ReloadReport {
         changed: r.changed.iter().map(change).collect(),
         needs_restart: r.restart.iter().map(change).collect(),
         pinned: r.pinned.iter().map(pin_report).collect(),
-        summary: r.to_string(),
+        summary: crate::service::reload::summary(r),
         ..ReloadReport::default()
     }
 }

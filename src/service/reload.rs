@@ -152,7 +152,7 @@ fn apply(state: &State, plan: ReloadPlan, source: &'static str) -> ReloadOutcome
     }
     let config_path = config.config_path.clone();
     state.swap_config(config);
-    let generation = state.record_applied(source, config_path.clone(), &report);
+    let generation = state.record_applied(source, config_path.clone(), &report, summary(&report));
     log_applied(source, generation, &report);
     ReloadOutcome::Applied {
         report,
@@ -185,6 +185,20 @@ fn log_applied(source: &'static str, generation: u64, r: &ReloadReport) {
             pinned,
             "Configuration reloaded"
         );
+    }
+}
+
+/// The report in one line: `no changes` when nothing is applied and nothing waits for a
+/// restart (followed by the pins that hid a file value, if any), else every entry joined with
+/// `; `.
+pub fn summary(r: &ReloadReport) -> String {
+    if r.changed.is_empty() && r.restart.is_empty() {
+        std::iter::once("no changes".to_owned())
+            .chain(pin_lines(r))
+            .collect::<Vec<_>>()
+            .join("; ")
+    } else {
+        r.lines().join("; ")
     }
 }
 

@@ -153,19 +153,21 @@ impl State {
         self.reload.lock().expect("reload lock").clone()
     }
 
-    /// Records an applied reload; returns the generation now in force.
+    /// Records an applied reload (`summary`: the report in one line); returns the generation
+    /// now in force.
     pub fn record_applied(
         &self,
         source: &'static str,
         config_path: Option<PathBuf>,
         report: &ReloadReport,
+        summary: String,
     ) -> u64 {
         let mut info = self.reload.lock().expect("reload lock");
         info.generation += 1;
         info.reload_count += 1;
         info.loaded_at = SystemTime::now();
         info.last_error = None;
-        info.last_result = Some(format!("applied: {report}"));
+        info.last_result = Some(format!("applied: {summary}"));
         info.last = Some(LastReload {
             at: info.loaded_at,
             source,
