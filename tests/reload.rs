@@ -437,7 +437,13 @@ async fn fifty_rewrites_under_32_streaming_clients_lose_nothing_and_the_last_wri
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     const WRITES: usize = 50;
-    let target = |i: usize| if i.is_multiple_of(2) { b.url() } else { a.url() };
+    let target = |i: usize| {
+        if i.is_multiple_of(2) {
+            b.url()
+        } else {
+            a.url()
+        }
+    };
     let served_during = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     for i in 0..WRITES {

@@ -390,6 +390,11 @@ pub fn reload_planned(r: &ReloadReport) -> String {
             "{file}: configuration OK; a reload now would change nothing (no changes). Nothing \
              applied.\n"
         )
+    } else if n == 0 {
+        format!(
+            "{file}: configuration OK; a reload now would apply nothing before a restart \
+             (nothing applied):\n"
+        )
     } else {
         format!(
             "{file}: configuration OK; a reload now would apply {} (nothing applied, generation \
@@ -634,6 +639,20 @@ mod tests {
             ..Default::default()
         };
         assert!(reload_planned(&nothing).contains("no changes"));
+        let restart_only = ReloadReport {
+            dry_run: true,
+            changed: vec![],
+            pinned: vec![],
+            ..full_report()
+        };
+        let text = reload_planned(&restart_only);
+        assert!(
+            text.starts_with(
+                "/c/config.yaml: configuration OK; a reload now would apply nothing before a \
+                 restart (nothing applied):\nWaiting for a restart"
+            ),
+            "{text}"
+        );
         let refused = ReloadReport {
             dry_run: true,
             reasons: vec!["/c/config.yaml:2 upstream.url: bad".into()],
