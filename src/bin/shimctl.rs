@@ -155,13 +155,13 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Status { json } => status(&client, json).await,
             Command::LogLevel { level } => log_level(&client, level).await,
-            Command::Reload { dry_run: false } => reload(&client).await,
-            Command::Reload { dry_run: true } => plan_reload(&client, None)
+            Command::Reload { dry_run } => reload(&client, dry_run, None)
                 .await
                 .unwrap_or_else(|e| ctl_failed(&e)),
             Command::CheckConfig { path, diff: true } => {
-                match plan_reload(&client, path.as_deref()).await {
+                match reload(&client, true, path.as_deref()).await {
                     Ok(code) => code,
+                    Err(e) if !e.is_unreachable() => ctl_failed(&e),
                     Err(_) => {
                         eprintln!(
                             "shimctl: no daemon answered on {}: nothing to diff against; \
@@ -275,37 +275,28 @@ async fn log_level(client: &Client, level: Option<String>) -> u8 {
     0
 }
 
-async fn reload(client: &Client) -> u8 {
-    let reply = match client.request(Request::Reload).await {
-        Ok(r) => r,
-        Err(e) => return ctl_failed(&e),
+/// `reload`, `reload --dry-run` (`file` None) and `check-config [PATH] --diff`: a dry run asks
+/// the daemon to plan the reload (of its own file, or of `file`) and say what it would change,
+/// applying nothing. The exit status, or the error of an exchange that failed (not printed).
+async fn reload(
+    client: &Client,
+    dry_run: bool,
+    file: Option<&std::path::Path>,
+) -> Result<u8, CtlError> {
+    let req = match dry_run {
+        false => Request::Reload,
+        true => Request::PlanReload {
+            file: file.map(|f| config::paths::absolute(f).display().to_string()),
+        },
     };
-    match (&reply.reload, reply.ok) {
-        (Some(r), true) => {
-            print!("{}", render::reload_applied(r));
+    let reply = client.request(req).await?;
+    Ok(match (&reply.reload, reply.ok) {
+        (Some(r), true) if dry_run => {
+            print!("{}", render::reload_planned(r));
             0
         }
-        (Some(r), false) if !r.reasons.is_empty() => {
-            eprint!("{}", render::reload_refused(r));
-            1
-        }
-        _ => refused(&reply),
-    }
-}
-
-/// `reload --dry-run` (`file` None) and `check-config [PATH] --diff`: the daemon plans a
-/// reload (of its own file, or of `file`) and says what it would change; nothing is applied.
-/// The exit status, or (printing nothing) the error when no daemon answers.
-async fn plan_reload(client: &Client, file: Option<&std::path::Path>) -> Result<u8, CtlError> {
-    let file = file.map(|f| config::paths::absolute(f).display().to_string());
-    let reply = match client.request(Request::PlanReload { file }).await {
-        Ok(r) => r,
-        Err(e) if e.is_unreachable() => return Err(e),
-        Err(e) => return Ok(ctl_failed(&e)),
-    };
-    Ok(match (&reply.reload, reply.ok) {
         (Some(r), true) => {
-            print!("{}", render::reload_planned(r));
+            print!("{}", render::reload_applied(r));
             0
         }
         (Some(r), false) if !r.reasons.is_empty() => {
