@@ -446,6 +446,7 @@ async fn fifty_rewrites_under_32_streaming_clients_lose_nothing_and_the_last_wri
     };
     let served_during = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
+    let mut last_write = started;
     for i in 0..WRITES {
         let yaml = format!("# write {i}\nupstream:\n  url: {}\n", target(i));
         if i.is_multiple_of(2) {
@@ -455,13 +456,18 @@ async fn fifty_rewrites_under_32_streaming_clients_lose_nothing_and_the_last_wri
             // As `>` does: the same file truncated and written.
             std::fs::write(&path, yaml).unwrap();
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        last_write = Instant::now();
+        if i + 1 < WRITES {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
-    let last_write = Instant::now();
     let generation_during = status(&d).generation;
     served_during.store(b.chat_requests().len(), Ordering::Relaxed);
     let last = target(WRITES - 1);
-    let took = wait_upstream(&d, &last, Duration::from_secs(3)).await;
+    // From the moment the last write finished.
+    let took = wait_upstream(&d, &last, Duration::from_secs(3))
+        .await
+        .map(|_| last_write.elapsed());
     let last_mock = if last == a.url() { &a } else { &b };
     let before = last_mock.chat_requests().len();
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -648,10 +654,21 @@ async fn reports_name_restarts_pins_and_no_changes_by_their_substance() {
     let last = status(&d).last_reload.unwrap();
     assert!(last.needs_restart.is_empty(), "{last:?}");
     assert!(
-        !d.logs().lines().last().unwrap_or("").contains("restart"),
+        d.wait_for_log("generation=3", Duration::from_secs(2)),
         "{}",
         d.logs()
     );
+    let line = d
+        .logs()
+        .lines()
+        .find(|l| l.contains("generation=3"))
+        .unwrap()
+        .to_owned();
+    assert!(
+        line.contains("Configuration reloaded: no changes"),
+        "{line}"
+    );
+    assert!(!line.contains("restart"), "{line}");
 
     // A pinned key edited in the file: the report names the pin and the ignored value.
     cfg.write(&yaml(port, &a.url(), "  timeout_ms: 1\n"));
@@ -738,13 +755,14 @@ async fn status_shows_absolute_paths_for_relative_flags() {
         s.watch.unwrap().watching.as_deref(),
         Some(dir.path().to_str().unwrap())
     );
+    let want = format!(
+        "config={} socket={}",
+        dir.path().join("config.yaml").display(),
+        socket.display()
+    );
     assert!(
-        d.logs().contains(&format!(
-            "config={} socket={}",
-            dir.path().join("config.yaml").display(),
-            socket.display()
-        )),
-        "{}",
+        d.wait_for_log(&want, Duration::from_secs(2)),
+        "{want} in {}",
         d.logs()
     );
 }
