@@ -206,6 +206,85 @@ fn v1_fixtures_still_parse() {
     assert!(!err.ok && err.error.unwrap().contains("not valid JSON"));
 }
 
+#[test]
+fn additive_v1_fixtures_parse() {
+    use deepinfra_shim::control::protocol::Request;
+    let requests: Vec<Request> = fixture("v1-requests-plan-reload.jsonl")
+        .lines()
+        .map(|l| {
+            let r = RequestLine::parse(l.as_bytes()).unwrap_or_else(|e| panic!("{l}: {e}"));
+            assert_eq!(r.to_line().trim_end(), l, "sent as it is written");
+            r.request
+        })
+        .collect();
+    assert_eq!(
+        requests,
+        [
+            Request::PlanReload { file: None },
+            Request::PlanReload {
+                file: Some("/c/other.yaml".into())
+            }
+        ]
+    );
+
+    let plan = parse_reply(&fixture("v1-reply-plan-reload.json"));
+    assert!(plan.ok);
+    let r = plan.reload.as_ref().unwrap();
+    assert!(r.dry_run && !r.applied);
+    assert_eq!(
+        r.changes.len(),
+        3,
+        "every entry as a line, for older clients"
+    );
+    assert_eq!(r.changed[0].key, "upstream.url");
+    assert_eq!(r.changed[0].new.as_deref(), Some("https://b/v1"));
+    assert_eq!(r.needs_restart[0].key, "listen.port");
+    assert_eq!(
+        (r.pinned[0].by.as_str(), r.pinned[0].file_value.as_deref()),
+        ("--timeout-ms", Some("1"))
+    );
+    assert_eq!(r.config_path.as_deref(), Some("/c/other.yaml"));
+    assert_eq!(Reply::parse(plan.to_line().as_bytes()).unwrap(), plan);
+
+    let refused = parse_reply(&fixture("v1-reply-plan-reload-refused.json"));
+    let r = refused.reload.unwrap();
+    assert!(!refused.ok && r.dry_run && r.reasons.len() == 1);
+    assert!(refused.error.unwrap().contains("would be refused"));
+
+    let applied = parse_reply(&fixture("v1-reply-reload-report.json"))
+        .reload
+        .unwrap();
+    assert!(applied.applied && applied.changed.is_empty() && applied.pinned.len() == 1);
+    assert!(
+        applied.summary.starts_with("no changes"),
+        "{}",
+        applied.summary
+    );
+    assert_eq!(applied.source.as_deref(), Some("shimctl"));
+
+    let status = parse_reply(&fixture("v1-reply-status-watch.json"));
+    let s = status.status.as_ref().unwrap();
+    let w = s.watch.as_ref().unwrap();
+    assert_eq!(w.watching.as_deref(), Some("/h/.config"));
+    assert_eq!(w.waiting_for.as_deref(), Some("/h/.config/deepinfra-shim"));
+    assert_eq!(s.pins[0].by, "--timeout-ms");
+    assert_eq!(
+        s.last_reload.as_ref().unwrap().source.as_deref(),
+        Some("SIGHUP")
+    );
+    assert_eq!(Reply::parse(status.to_line().as_bytes()).unwrap(), status);
+
+    // The older payloads have none of it, and read as empty.
+    let old = parse_reply(&fixture("v1-reply-reload-applied.json"))
+        .reload
+        .unwrap();
+    assert!(!old.dry_run && old.changed.is_empty() && old.summary.is_empty());
+    let old = parse_reply(&fixture("v1-reply-status.json"))
+        .status
+        .unwrap();
+    assert!(old.watch.is_none() && old.pins.is_empty() && old.last_reload.is_none());
+}
+
 // -------------------------------------------------------------------------------------------
 // No daemon
 // -------------------------------------------------------------------------------------------

@@ -351,7 +351,27 @@ async fn sd_notify_ready_reloading_stopping() {
         wait_notify(&sock, "READY=1", Duration::from_secs(5), &mut seen),
         "{seen:?}"
     );
-    assert!(seen.iter().any(|m| m.contains("STATUS=")), "{seen:?}");
+    // STATUS= carries the start-up summary: the file, the socket, the token's variable (never
+    // the token), the watch.
+    let ready = seen.iter().find(|m| m.contains("READY=1")).unwrap().clone();
+    let status = ready
+        .lines()
+        .find_map(|l| l.strip_prefix("STATUS="))
+        .unwrap_or_else(|| panic!("no STATUS= with READY=1: {ready}"));
+    let config = d.config_path().unwrap().display().to_string();
+    for want in [
+        format!("config {config}; "),
+        format!("socket {}; ", d.control_socket().unwrap().display()),
+        "tokens default: DEEPINFRA_TOKEN (set)".to_owned(),
+        "pinned control_socket by --control-socket, listen.port by --port, upstream.url by \
+         --upstream"
+            .to_owned(),
+        format!("watching {}", d.dir().display()),
+    ] {
+        assert!(status.contains(&want), "{want:?} not in {status}");
+    }
+    assert!(!status.contains(TOKEN), "{status}");
+    assert!(!status.contains('\n'), "one line: {status}");
     seen.clear();
     d.signal("HUP");
     assert!(
@@ -364,6 +384,11 @@ async fn sd_notify_ready_reloading_stopping() {
     assert!(
         wait_notify(&sock, "READY=1", Duration::from_secs(5), &mut seen),
         "{seen:?}"
+    );
+    let ready = seen.iter().find(|m| m.contains("READY=1")).unwrap();
+    assert!(
+        ready.contains("last reload applied: no changes; config "),
+        "{ready}"
     );
     seen.clear();
     // A refused reload is reported in STATUS= (and the old config stays).

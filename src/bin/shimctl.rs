@@ -62,7 +62,12 @@ enum Command {
         level: Option<String>,
     },
     /// Reload the config file now; print what changed, or every reason it was refused (exit 1)
-    Reload,
+    Reload {
+        /// Only show what a reload would change, read and validated by the daemon exactly as a
+        /// reload; nothing is applied (exit 0 valid, 1 invalid)
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Validate a config file as the daemon would, listing every problem (exit 0 valid, 1
     /// invalid)
     CheckConfig {
@@ -70,6 +75,11 @@ enum Command {
         /// no daemon answers, DEEPINFRA_CODEX_SHIM_CONFIG or
         /// $XDG_CONFIG_HOME/deepinfra-shim/config.yaml]
         path: Option<PathBuf>,
+        /// Also show what a reload of this file would change in the running daemon (checked by
+        /// the daemon as a reload would, nothing applied); without a daemon there is nothing
+        /// to compare with, and the file is only checked
+        #[arg(long)]
+        diff: bool,
     },
     /// Print the ~/.codex/config.toml provider block for this daemon, or (--write) merge it
     /// into Codex's config (exit 1 when that is refused)
@@ -160,8 +170,24 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Status { json } => status(&client, json).await,
             Command::LogLevel { level } => log_level(&client, level).await,
-            Command::Reload => reload(&client).await,
-            Command::CheckConfig { path } => check_config(&client, path, &env).await,
+            Command::Reload { dry_run } => reload(&client, dry_run, None)
+                .await
+                .unwrap_or_else(|e| ctl_failed(&e)),
+            Command::CheckConfig { path, diff: true } => {
+                match reload(&client, true, path.as_deref()).await {
+                    Ok(code) => code,
+                    Err(e) if !e.is_unreachable() => ctl_failed(&e),
+                    Err(_) => {
+                        eprintln!(
+                            "shimctl: no daemon answered on {}: nothing to diff against; \
+                             checking the file alone",
+                            client.path().display()
+                        );
+                        check_config(&client, path, &env).await
+                    }
+                }
+            }
+            Command::CheckConfig { path, diff: false } => check_config(&client, path, &env).await,
             Command::CodexConfig {
                 model,
                 catalog,
@@ -272,12 +298,26 @@ async fn log_level(client: &Client, level: Option<String>) -> u8 {
     0
 }
 
-async fn reload(client: &Client) -> u8 {
-    let reply = match client.request(Request::Reload).await {
-        Ok(r) => r,
-        Err(e) => return ctl_failed(&e),
+/// `reload`, `reload --dry-run` (`file` None) and `check-config [PATH] --diff`: a dry run asks
+/// the daemon to plan the reload (of its own file, or of `file`) and say what it would change,
+/// applying nothing. The exit status, or the error of an exchange that failed (not printed).
+async fn reload(
+    client: &Client,
+    dry_run: bool,
+    file: Option<&std::path::Path>,
+) -> Result<u8, CtlError> {
+    let req = match dry_run {
+        false => Request::Reload,
+        true => Request::PlanReload {
+            file: file.map(|f| config::paths::absolute(f).display().to_string()),
+        },
     };
-    match (&reply.reload, reply.ok) {
+    let reply = client.request(req).await?;
+    Ok(match (&reply.reload, reply.ok) {
+        (Some(r), true) if dry_run => {
+            print!("{}", render::reload_planned(r));
+            0
+        }
         (Some(r), true) => {
             print!("{}", render::reload_applied(r));
             0
@@ -287,7 +327,7 @@ async fn reload(client: &Client) -> u8 {
             1
         }
         _ => refused(&reply),
-    }
+    })
 }
 
 /// Which file `check-config` checks: the one given, else the running daemon's (from its

@@ -9,6 +9,8 @@
 //! <- {"v":1,"ok":true,"log_level":"debug"}
 //! -> {"v":1,"cmd":"reload"}
 //! <- {"v":1,"ok":false,"error":"reload refused: ...","reload":{"applied":false,"changes":[],"reasons":["..."],"generation":0}}
+//! -> {"v":1,"cmd":"plan-reload"}
+//! <- {"v":1,"ok":true,"reload":{"applied":false,"dry_run":true,"changes":["upstream.url: a -> b"],"changed":[{"key":"upstream.url","old":"a","new":"b"}],...}}
 //! ```
 //!
 //! Compatibility rules (version [`PROTOCOL_VERSION`]): fields and commands are only ever
@@ -122,6 +124,15 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         model: Option<String>,
     },
+    /// What `reload` would do now, read and validated the same way, nothing applied:
+    /// [`Reply::reload`] with `dry_run` (`ok` false when the file would be refused). A separate
+    /// command rather than a flag on `reload`, so a daemon that predates it refuses it instead
+    /// of reloading.
+    PlanReload {
+        /// Plan as if the config file were this one (absolute) instead of the daemon's own.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file: Option<String>,
+    },
 }
 
 impl Request {
@@ -134,6 +145,7 @@ impl Request {
             Request::Reload => "reload",
             Request::Resolve { .. } => "resolve",
             Request::CheckUpstreams { .. } => "check-upstreams",
+            Request::PlanReload { .. } => "plan-reload",
         }
     }
 
@@ -145,6 +157,7 @@ impl Request {
         "reload",
         "resolve",
         "check-upstreams",
+        "plan-reload",
     ];
 }
 
@@ -226,12 +239,18 @@ pub struct StatusReport {
     pub reload_count: u64,
     /// Why the last reload was refused; null when the last reload was applied (or none ran).
     pub last_reload_error: Option<String>,
-    /// `applied (N changes)`, `refused`, or null when no reload ran.
+    /// `applied: CHANGES` (or `applied: no changes`), `refused`, or null when no reload ran.
     #[serde(default)]
     pub last_reload_result: Option<String>,
+    /// The last reload, applied or refused, with what it changed; null when none ran.
+    #[serde(default)]
+    pub last_reload: Option<ReloadReport>,
     pub log_level: String,
     /// Keys pinned by a flag or environment variable (not changed by a reload).
     pub pinned: Vec<String>,
+    /// The same keys with the flag or variable that pins each.
+    #[serde(default)]
+    pub pins: Vec<PinReport>,
     /// Whether the default upstream's token variable was set when the config was loaded.
     /// Never the token itself.
     pub token_present: bool,
@@ -244,6 +263,56 @@ pub struct StatusReport {
     /// The variable holding the client keys when clients must authenticate (`listen.client_keys_env`).
     #[serde(default)]
     pub client_keys_env: Option<String>,
+    /// What the config file watcher watches.
+    #[serde(default)]
+    pub watch: Option<WatchStatus>,
+}
+
+/// The config file watcher in `status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WatchStatus {
+    /// The config file watched for (absolute; it may not exist yet).
+    #[serde(default)]
+    pub file: Option<String>,
+    /// The directory watched: the file's own, or its nearest existing ancestor while that
+    /// does not exist. Null when nothing is watched.
+    #[serde(default)]
+    pub watching: Option<String>,
+    /// The directory whose appearance is awaited (null when the file's directory is watched).
+    #[serde(default)]
+    pub waiting_for: Option<String>,
+    /// Why nothing is watched.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// One line: `watching DIR`, `watching DIR until DIR appears`, `not watching: why`.
+    #[serde(default)]
+    pub summary: String,
+}
+
+/// A key pinned by a flag or environment variable.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PinReport {
+    /// `listen.port`.
+    pub key: String,
+    /// The flag or variable: `--port`, `DEEPINFRA_CODEX_SHIM_PORT`.
+    pub by: String,
+    /// The value in force (secrets never appear).
+    #[serde(default)]
+    pub value: String,
+    /// The config file's value, when it has a different one (ignored).
+    #[serde(default)]
+    pub file_value: Option<String>,
+}
+
+/// One key whose value a reload changes. A null side means the entry does not exist there
+/// (an upstream, route or header added or removed); secrets appear as `<set>` / `<unset>`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyChange {
+    pub key: String,
+    #[serde(default)]
+    pub old: Option<String>,
+    #[serde(default)]
+    pub new: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -279,11 +348,13 @@ pub struct UpstreamStatus {
     pub recent: u32,
 }
 
-/// The result of `reload`: `applied` with the changes, or the reasons it was refused (every
-/// problem, one per entry).
+/// The result of `reload` (and `plan-reload`): `applied` with the changes, or the reasons it
+/// was refused (every problem, one per entry).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReloadReport {
     pub applied: bool,
+    /// Every entry of the report as one line: the changes, then the keys waiting for a
+    /// restart, then the pinned keys whose file value was ignored. Empty: no changes.
     #[serde(default)]
     pub changes: Vec<String>,
     #[serde(default)]
@@ -291,6 +362,30 @@ pub struct ReloadReport {
     /// The configuration generation in force after the reload.
     #[serde(default)]
     pub generation: u64,
+    /// A dry run (`plan-reload`): nothing was applied.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Keys whose new value is in force (for a dry run: would be).
+    #[serde(default)]
+    pub changed: Vec<KeyChange>,
+    /// Keys the file changes that keep their running value until a restart.
+    #[serde(default)]
+    pub needs_restart: Vec<KeyChange>,
+    /// Pinned keys whose file value differs and was ignored.
+    #[serde(default)]
+    pub pinned: Vec<PinReport>,
+    /// `no changes`, or the entries joined with `; `; for a refused reload, `refused`.
+    #[serde(default)]
+    pub summary: String,
+    /// What asked for it: `file change`, `SIGHUP`, `shimctl` (null for a dry run).
+    #[serde(default)]
+    pub source: Option<String>,
+    /// When it ran, RFC 3339 UTC.
+    #[serde(default)]
+    pub at: Option<String>,
+    /// The config file read (absolute); null: built-in defaults.
+    #[serde(default)]
+    pub config_path: Option<String>,
 }
 
 /// Where a model name goes in the daemon's current config (`resolve`).
@@ -434,6 +529,10 @@ mod tests {
             Request::CheckUpstreams {
                 model: Some("m".into()),
             },
+            Request::PlanReload { file: None },
+            Request::PlanReload {
+                file: Some("/c/other.yaml".into()),
+            },
         ] {
             let line = RequestLine::new(r.clone()).to_line();
             assert!(line.ends_with('\n') && !line[..line.len() - 1].contains('\n'));
@@ -452,11 +551,15 @@ mod tests {
             .to_line(),
             "{\"v\":1,\"cmd\":\"set-log-level\",\"level\":\"debug\"}\n"
         );
-        assert_eq!(Request::NAMES.len(), 6);
         assert_eq!(
             RequestLine::new(Request::CheckUpstreams { model: None }).to_line(),
             "{\"v\":1,\"cmd\":\"check-upstreams\"}\n"
         );
+        assert_eq!(
+            RequestLine::new(Request::PlanReload { file: None }).to_line(),
+            "{\"v\":1,\"cmd\":\"plan-reload\"}\n"
+        );
+        assert_eq!(Request::NAMES.len(), 7);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use super::hints;
-use super::protocol::{ReloadReport, StatusReport, UpstreamStatus};
+use super::protocol::{KeyChange, PinReport, ReloadReport, StatusReport, UpstreamStatus};
 
 /// Whether to use ANSI colours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,13 +132,26 @@ pub fn status_for(s: &StatusReport, st: Style, client: &str) -> String {
         None => st.yellow("no token"),
     };
     rows.push(("Upstream", format!("{} ({token})", s.upstream)));
+    let watched_file = s.watch.as_ref().and_then(|w| w.file.as_deref());
     rows.push((
         "Config",
-        match &s.config_path {
-            Some(p) => p.clone(),
-            None => "built-in defaults (no config file)".to_owned(),
+        match (&s.config_path, watched_file) {
+            (Some(p), _) => p.clone(),
+            (None, Some(f)) => format!("none, built-in defaults (create {f} to configure)"),
+            (None, None) => "built-in defaults (no config file)".to_owned(),
         },
     ));
+    if let Some(w) = &s.watch {
+        rows.push((
+            "Watching",
+            match (&w.watching, &w.waiting_for, &w.reason) {
+                (Some(d), None, _) => d.clone(),
+                (Some(a), Some(d), _) => format!("{a} (until {d} appears)"),
+                (None, _, Some(why)) => st.yellow(&format!("nothing: {why}")),
+                (None, _, None) => st.yellow("nothing"),
+            },
+        ));
+    }
     rows.push((
         "Loaded",
         format!(
@@ -151,6 +164,8 @@ pub fn status_for(s: &StatusReport, st: Style, client: &str) -> String {
     ));
     if let Some(e) = &s.last_reload_error {
         rows.push(("Last reload", st.red(&format!("refused: {e}"))));
+    } else if let Some(r) = &s.last_reload {
+        rows.push(("Last reload", last_reload(r)));
     } else if let Some(r) = &s.last_reload_result {
         rows.push(("Last reload", r.clone()));
     }
@@ -159,8 +174,15 @@ pub fn status_for(s: &StatusReport, st: Style, client: &str) -> String {
         "Pinned",
         if s.pinned.is_empty() {
             st.dim("nothing (every key follows the config file)")
-        } else {
+        } else if s.pins.is_empty() {
             s.pinned.join(", ")
+        } else {
+            let pins: Vec<String> = s
+                .pins
+                .iter()
+                .map(|p| format!("{} by {}", p.key, p.by))
+                .collect();
+            pins.join(", ")
         },
     ));
     let failed = if s.requests.failed > 0 {
@@ -262,29 +284,168 @@ fn upstream_table(ups: &[UpstreamStatus], st: Style) -> String {
     out
 }
 
-/// `shimctl reload` output for an applied reload.
-pub fn reload_applied(r: &ReloadReport) -> String {
-    if r.changes.is_empty() {
-        return format!(
-            "Configuration reloaded (generation {}): no changes.\n",
-            r.generation
-        );
+/// The `Last reload` value of `status`: when, what asked for it, then each entry on its own
+/// line.
+fn last_reload(r: &ReloadReport) -> String {
+    let when = match (&r.at, &r.source) {
+        (Some(at), Some(src)) => format!("{at} ({src}): "),
+        (Some(at), None) => format!("{at}: "),
+        _ => String::new(),
+    };
+    let mut out = format!("{when}applied");
+    let lines = entries(r);
+    if lines.is_empty() {
+        out.push_str(", no changes");
     }
-    let mut out = format!(
-        "Configuration reloaded (generation {}), {} change{}:\n",
-        r.generation,
-        r.changes.len(),
-        if r.changes.len() == 1 { "" } else { "s" }
-    );
-    for c in &r.changes {
-        let _ = writeln!(out, "  {c}");
+    for l in lines {
+        out.push('\n');
+        out.push_str(&l);
     }
     out
 }
 
-/// `shimctl reload` output for a refused reload: every reason.
+/// A report's entries, one line each: changes, then keys waiting for a restart, then pinned
+/// keys whose file value was ignored. From a daemon that only sends `changes`, those lines.
+fn entries(r: &ReloadReport) -> Vec<String> {
+    if r.changed.is_empty() && r.needs_restart.is_empty() && r.pinned.is_empty() {
+        return r.changes.clone();
+    }
+    let mut out: Vec<String> = r.changed.iter().map(change).collect();
+    out.extend(
+        r.needs_restart
+            .iter()
+            .map(|c| format!("{} (needs a restart to take effect)", change(c))),
+    );
+    out.extend(r.pinned.iter().map(pin));
+    out
+}
+
+fn change(c: &KeyChange) -> String {
+    match (&c.old, &c.new) {
+        (Some(a), Some(b)) => format!("{}: {a} -> {b}", c.key),
+        (None, Some(_)) => format!("{}: added", c.key),
+        (Some(_), None) => format!("{}: removed", c.key),
+        (None, None) => format!("{}: unchanged", c.key),
+    }
+}
+
+fn pin(p: &PinReport) -> String {
+    let by = if p.by.starts_with("--") {
+        format!("the flag {}", p.by)
+    } else {
+        format!("the variable {}", p.by)
+    };
+    format!(
+        "{}: pinned to {} by {by}; the file's value {} is ignored",
+        p.key,
+        p.value,
+        p.file_value.as_deref().unwrap_or("none")
+    )
+}
+
+/// The sections of a report after its first line: what changes, what waits for a restart,
+/// what a pin kept.
+fn sections(r: &ReloadReport, out: &mut String) {
+    let legacy = r.changed.is_empty() && r.needs_restart.is_empty() && r.pinned.is_empty();
+    if legacy {
+        for c in &r.changes {
+            let _ = writeln!(out, "  {c}");
+        }
+        return;
+    }
+    for c in &r.changed {
+        let _ = writeln!(out, "  {}", change(c));
+    }
+    if !r.needs_restart.is_empty() {
+        out.push_str("Waiting for a restart (the running value stays in force until then):\n");
+        for c in &r.needs_restart {
+            let _ = writeln!(out, "  {}", change(c));
+        }
+    }
+    if !r.pinned.is_empty() {
+        out.push_str("Pinned by a flag or variable (the file's value is ignored):\n");
+        for p in &r.pinned {
+            let _ = writeln!(out, "  {}", pin(p));
+        }
+    }
+}
+
+/// How many entries the first line announces: changes applied, or (from an older daemon) every
+/// line it sent.
+fn counted(r: &ReloadReport) -> usize {
+    if r.changed.is_empty() && r.needs_restart.is_empty() && r.pinned.is_empty() {
+        r.changes.len()
+    } else {
+        r.changed.len()
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// `shimctl reload` output for an applied reload.
+pub fn reload_applied(r: &ReloadReport) -> String {
+    let n = counted(r);
+    let mut out = if n == 0 && r.needs_restart.is_empty() {
+        format!(
+            "Configuration reloaded (generation {}): no changes.\n",
+            r.generation
+        )
+    } else if n == 0 {
+        format!(
+            "Configuration reloaded (generation {}): nothing applied now.\n",
+            r.generation
+        )
+    } else {
+        format!(
+            "Configuration reloaded (generation {}), {}:\n",
+            r.generation,
+            plural(n, "change", "changes")
+        )
+    };
+    sections(r, &mut out);
+    out
+}
+
+/// `shimctl reload --dry-run` (and `check-config --diff`) output for a file a reload would
+/// apply: what it would change; nothing was applied.
+pub fn reload_planned(r: &ReloadReport) -> String {
+    let file = r.config_path.as_deref().unwrap_or("built-in defaults");
+    let n = counted(r);
+    let mut out = if n == 0 && r.needs_restart.is_empty() {
+        format!(
+            "{file}: configuration OK; a reload now would change nothing (no changes). Nothing \
+             applied.\n"
+        )
+    } else if n == 0 {
+        format!(
+            "{file}: configuration OK; a reload now would apply nothing before a restart \
+             (nothing applied):\n"
+        )
+    } else {
+        format!(
+            "{file}: configuration OK; a reload now would apply {} (nothing applied, generation \
+             {} stays in force):\n",
+            plural(n, "change", "changes"),
+            r.generation
+        )
+    };
+    sections(r, &mut out);
+    out
+}
+
+/// `shimctl reload` output for a refused reload (or a dry run that would be): every reason.
 pub fn reload_refused(r: &ReloadReport) -> String {
-    let mut out = "Reload refused; the configuration in force is unchanged. Problems:\n".to_owned();
+    let mut out = if r.dry_run {
+        let file = r.config_path.as_deref().unwrap_or("the config file");
+        format!(
+            "{file}: a reload now would be refused; the configuration in force would stay. \
+             Problems:\n"
+        )
+    } else {
+        "Reload refused; the configuration in force is unchanged. Problems:\n".to_owned()
+    };
     for reason in &r.reasons {
         let _ = writeln!(out, "  {reason}");
     }
@@ -292,145 +453,4 @@ pub fn reload_refused(r: &ReloadReport) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::control::protocol::RequestCounters;
-
-    fn sample() -> StatusReport {
-        StatusReport {
-            version: "0.1.0".into(),
-            pid: 42,
-            uptime_s: 3723,
-            started_at: "2025-01-02T03:04:05Z".into(),
-            listen: "127.0.0.1:8797".into(),
-            upstream: "https://api.deepinfra.com/v1/openai".into(),
-            config_path: Some("/home/u/.config/deepinfra-shim/config.yaml".into()),
-            config_loaded_at: "2025-01-02T03:04:05Z".into(),
-            generation: 2,
-            reload_count: 2,
-            last_reload_error: Some("config.yaml:3: unknown key `prot`\nsecond".into()),
-            last_reload_result: Some("refused".into()),
-            log_level: "info".into(),
-            pinned: vec!["listen.port".into()],
-            token_present: false,
-            requests: RequestCounters {
-                total: 12,
-                active: 1,
-                failed: 2,
-            },
-            upstreams: vec![
-                UpstreamStatus {
-                    name: "default".into(),
-                    url: "https://api.deepinfra.com/v1/openai".into(),
-                    api_key_env: "DEEPINFRA_TOKEN".into(),
-                    token_present: false,
-                    requests: 11,
-                    errors: 2,
-                    last_latency_ms: Some(340),
-                    p50_latency_ms: Some(290),
-                    recent: 11,
-                },
-                UpstreamStatus {
-                    name: "local".into(),
-                    url: "http://127.0.0.1:8000/v1".into(),
-                    api_key_env: "LOCAL_KEY".into(),
-                    token_present: true,
-                    ..Default::default()
-                },
-            ],
-            control_socket: "/run/user/1000/deepinfra-shim/control.sock".into(),
-            client_keys_env: None,
-        }
-    }
-
-    #[test]
-    fn status_is_aligned_and_plain_without_colour() {
-        let text = status(&sample(), Style::PLAIN);
-        assert!(!text.contains('\x1b'));
-        assert!(
-            text.starts_with("● deepinfra-shim 0.1.0 - running\n"),
-            "{text}"
-        );
-        assert!(text.contains("\n        PID: 42\n"), "{text}");
-        assert!(text.contains("     Uptime: 1h 02m 03s (since 2025-01-02T03:04:05Z)\n"));
-        assert!(text.contains("     Listen: http://127.0.0.1:8797\n"));
-        assert!(text.contains("no token in DEEPINFRA_TOKEN"));
-        assert!(
-            text.contains(
-                "Last reload: refused: config.yaml:3: unknown key `prot`\n             second\n"
-            ),
-            "{text}"
-        );
-        assert!(text.contains("   Requests: 12 total, 1 active, 2 failed\n"));
-        assert!(text.contains("UPSTREAM  URL"), "{text}");
-        let rows: Vec<&str> = text
-            .lines()
-            .skip_while(|l| !l.starts_with("UPSTREAM"))
-            .collect();
-        assert_eq!(rows.len(), 3, "{text}");
-        // The numeric columns end at the same place in every row.
-        let end_of = |l: &str, col: &str| l.find(col).map(|i| i + col.len());
-        assert_eq!(end_of(rows[0], "REQUESTS"), end_of(rows[1], " 11"));
-        assert!(
-            rows[2].starts_with("local     http://127.0.0.1:8000/v1"),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn a_version_mismatch_is_shown() {
-        let mut s = sample();
-        s.version = "0.1.0".into();
-        let same = status_for(&s, Style::PLAIN, "0.1.0");
-        assert!(!same.contains("Version:"), "{same}");
-        let text = status_for(&s, Style::PLAIN, "0.2.0");
-        assert!(
-            text.contains("    Version: daemon 0.1.0, shimctl 0.2.0: restart the daemon"),
-            "{text}"
-        );
-        let json = status_json(&s, "0.2.0");
-        assert_eq!(json["shimctl_version"], "0.2.0");
-        assert_eq!(json["version"], "0.1.0");
-        // Everything the daemon sent is still there.
-        let back: StatusReport = serde_json::from_value(json).unwrap();
-        assert_eq!(back, s);
-    }
-
-    #[test]
-    fn colour_only_when_asked() {
-        let text = status(&sample(), Style { color: true });
-        assert!(text.contains("\x1b[32m●\x1b[0m"));
-        assert!(text.contains("\x1b[31m2 failed\x1b[0m"));
-    }
-
-    #[test]
-    fn durations_and_addresses() {
-        assert_eq!(duration(42), "42s");
-        assert_eq!(duration(301), "5m 01s");
-        assert_eq!(duration(3723), "1h 02m 03s");
-        assert_eq!(duration(3 * 86_400 + 4 * 3600 + 5), "3d 04h");
-        assert_eq!(client_addr("0.0.0.0:80"), "127.0.0.1:80");
-        assert_eq!(client_addr("[::]:80"), "[::1]:80");
-        assert_eq!(client_addr("127.0.0.1:8797"), "127.0.0.1:8797");
-    }
-
-    #[test]
-    fn reload_texts() {
-        let r = ReloadReport {
-            applied: true,
-            changes: vec!["upstream.url: a -> b".into()],
-            reasons: vec![],
-            generation: 3,
-        };
-        assert_eq!(
-            reload_applied(&r),
-            "Configuration reloaded (generation 3), 1 change:\n  upstream.url: a -> b\n"
-        );
-        let r = ReloadReport {
-            applied: false,
-            reasons: vec!["a".into(), "b".into()],
-            ..Default::default()
-        };
-        assert!(reload_refused(&r).ends_with("  a\n  b\n"));
-    }
-}
+mod tests;

@@ -12,7 +12,8 @@
 //! garbage or never finishes cannot hurt the daemon.
 //!
 //! `reload` does not reload here: it goes to the daemon's main loop as
-//! [`Event::Reload`], the same path as SIGHUP and the file watcher.
+//! [`Event::Reload`], the same path as SIGHUP and the file watcher; `plan-reload` goes there
+//! too ([`Event::Plan`]), so a dry run plans against the configuration in force.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -31,12 +32,12 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::protocol::{
-    MAX_LINE, ReloadReport, Reply, Request, RequestCounters, RequestLine, RouteReport,
-    StatusReport, UpstreamStatus, rfc3339,
+    KeyChange, MAX_LINE, PinReport, ReloadReport, Reply, Request, RequestCounters, RequestLine,
+    RouteReport, StatusReport, UpstreamStatus, WatchStatus, rfc3339,
 };
-use crate::config::Upstream;
+use crate::config::{Change, Pin, PinSource, Upstream};
 use crate::service::reload::{Event, ReloadOutcome};
-use crate::service::state::State;
+use crate::service::state::{LastReload, State, WatchState};
 
 pub use super::protocol::REQUEST_TIMEOUT;
 
@@ -365,6 +366,7 @@ pub async fn handle(req: Request, state: &State, events: &mpsc::UnboundedSender<
             },
         },
         Request::Reload => reload(state, events).await,
+        Request::PlanReload { file } => plan_reload(state, events, file).await,
         Request::Resolve { model } => Reply {
             route: Some(resolve(state, &model)),
             ..Reply::ok()
@@ -381,41 +383,177 @@ async fn reload(state: &State, events: &mpsc::UnboundedSender<Event>) -> Reply {
         source: "shimctl",
         reply: Some(tx),
     };
-    if events.send(ev).is_err() {
-        return Reply::error("the daemon is shutting down; no reload");
-    }
-    let outcome = match tokio::time::timeout(RELOAD_WAIT, rx).await {
-        Ok(Ok(o)) => o,
-        Ok(Err(_)) => return Reply::error("the daemon is shutting down; no reload"),
-        Err(_) => {
-            return Reply::error(format!(
-                "no answer from the reload within {} s",
-                RELOAD_WAIT.as_secs()
-            ));
+    match ask_loop(events, ev, rx).await {
+        Ok(outcome) => {
+            let mut reply = reload_reply(outcome, state.reload_info().generation, false);
+            if let Some(r) = reply.reload.as_mut() {
+                r.source = Some("shimctl".to_owned());
+                r.at = Some(rfc3339(std::time::SystemTime::now()));
+            }
+            reply
         }
-    };
-    let generation = state.reload_info().generation;
+        Err(reply) => reply,
+    }
+}
+
+/// `plan-reload`: the same read and plan as `reload`, on the same loop, nothing applied.
+async fn plan_reload(
+    state: &State,
+    events: &mpsc::UnboundedSender<Event>,
+    file: Option<String>,
+) -> Reply {
+    let file = file.map(PathBuf::from);
+    if let Some(f) = file.as_ref().filter(|f| !f.is_absolute()) {
+        return Reply::error(format!(
+            "plan-reload: the file must be an absolute path, got '{}'",
+            f.display()
+        ));
+    }
+    let (tx, rx) = oneshot::channel();
+    let ev = Event::Plan { file, reply: tx };
+    match ask_loop(events, ev, rx).await {
+        Ok(outcome) => reload_reply(outcome, state.reload_info().generation, true),
+        Err(reply) => reply,
+    }
+}
+
+/// Sends `ev` to the main loop and waits for its outcome (an error reply when it cannot).
+async fn ask_loop(
+    events: &mpsc::UnboundedSender<Event>,
+    ev: Event,
+    rx: oneshot::Receiver<ReloadOutcome>,
+) -> Result<ReloadOutcome, Reply> {
+    if events.send(ev).is_err() {
+        return Err(Reply::error("the daemon is shutting down; no reload"));
+    }
+    match tokio::time::timeout(RELOAD_WAIT, rx).await {
+        Ok(Ok(o)) => Ok(o),
+        Ok(Err(_)) => Err(Reply::error("the daemon is shutting down; no reload")),
+        Err(_) => Err(Reply::error(format!(
+            "no answer from the reload within {} s",
+            RELOAD_WAIT.as_secs()
+        ))),
+    }
+}
+
+/// The reply for a reload's (or dry run's) outcome; `generation` is the one in force now.
+fn reload_reply(outcome: ReloadOutcome, generation: u64, dry_run: bool) -> Reply {
     match outcome {
-        ReloadOutcome::Applied { changes } => Reply {
+        ReloadOutcome::Applied {
+            report,
+            generation,
+            config_path,
+        } => Reply {
             reload: Some(ReloadReport {
                 applied: true,
-                changes,
-                reasons: Vec::new(),
                 generation,
+                config_path: shown(config_path.as_deref()),
+                ..report_of(&report)
             }),
             ..Reply::ok()
         },
-        ReloadOutcome::Refused { reason, reasons } => Reply {
+        ReloadOutcome::Planned {
+            report,
+            config_path,
+        } => Reply {
             reload: Some(ReloadReport {
-                applied: false,
-                changes: Vec::new(),
+                dry_run: true,
+                generation,
+                config_path: shown(config_path.as_deref()),
+                ..report_of(&report)
+            }),
+            ..Reply::ok()
+        },
+        ReloadOutcome::Refused {
+            reason,
+            reasons,
+            config_path,
+        } => Reply {
+            reload: Some(ReloadReport {
                 reasons,
                 generation,
+                dry_run,
+                summary: "refused".to_owned(),
+                config_path: shown(config_path.as_deref()),
+                ..ReloadReport::default()
             }),
-            ..Reply::error(format!(
-                "reload refused; the current configuration stays in force: {reason}"
-            ))
+            ..Reply::error(if dry_run {
+                format!("a reload now would be refused (nothing applied): {reason}")
+            } else {
+                format!("reload refused; the current configuration stays in force: {reason}")
+            })
         },
+    }
+}
+
+/// The protocol form of a reload report (`applied`, `generation` and the rest left for the
+/// caller).
+fn report_of(r: &crate::config::ReloadReport) -> ReloadReport {
+    let change = |c: &Change| KeyChange {
+        key: c.key.clone(),
+        old: c.old.clone(),
+        new: c.new.clone(),
+    };
+    ReloadReport {
+        changes: r.lines(),
+        changed: r.changed.iter().map(change).collect(),
+        needs_restart: r.restart.iter().map(change).collect(),
+        pinned: r.pinned.iter().map(pin_report).collect(),
+        summary: crate::service::reload::summary(r),
+        ..ReloadReport::default()
+    }
+}
+
+fn pin_report(p: &Pin) -> PinReport {
+    PinReport {
+        key: p.key.to_owned(),
+        by: match p.by {
+            PinSource::Flag(n) | PinSource::Env(n) => n.to_owned(),
+        },
+        value: p.value.clone(),
+        file_value: p.file_value.clone(),
+    }
+}
+
+fn shown(p: Option<&Path>) -> Option<String> {
+    p.map(|p| p.display().to_string())
+}
+
+/// The last reload as `status` shows it.
+fn last_reload(l: &LastReload, generation: u64) -> ReloadReport {
+    let base = match &l.result {
+        Ok(report) => ReloadReport {
+            applied: true,
+            ..report_of(report)
+        },
+        Err(reasons) => ReloadReport {
+            reasons: reasons.clone(),
+            summary: "refused".to_owned(),
+            ..ReloadReport::default()
+        },
+    };
+    ReloadReport {
+        generation,
+        source: Some(l.source.to_owned()),
+        at: Some(rfc3339(l.at)),
+        config_path: shown(l.config_path.as_deref()),
+        ..base
+    }
+}
+
+fn watch_status(w: &WatchState) -> WatchStatus {
+    let path = |p: &Path| p.display().to_string();
+    let (watching, waiting_for, reason) = match w {
+        WatchState::Watching { dir, .. } => (Some(path(dir)), None, None),
+        WatchState::Waiting { ancestor, dir, .. } => (Some(path(ancestor)), Some(path(dir)), None),
+        WatchState::Off { reason, .. } => (None, None, Some(reason.clone())),
+    };
+    WatchStatus {
+        file: w.file().map(path),
+        watching,
+        waiting_for,
+        reason,
+        summary: w.to_string(),
     }
 }
 
@@ -475,8 +613,10 @@ pub fn status(state: &State) -> StatusReport {
         reload_count: info.reload_count,
         last_reload_error: info.last_error,
         last_reload_result: info.last_result,
+        last_reload: info.last.as_ref().map(|l| last_reload(l, info.generation)),
         log_level: state.log.level(),
         pinned: config.pinned.clone(),
+        pins: config.pins.iter().map(pin_report).collect(),
         token_present: config.default_upstream.token.is_some(),
         requests: RequestCounters {
             total: state.stats.total.load(Relaxed),
@@ -484,8 +624,11 @@ pub fn status(state: &State) -> StatusReport {
             failed: state.stats.failed.load(Relaxed),
         },
         upstreams,
-        control_socket: config.control_socket.display().to_string(),
+        control_socket: crate::config::paths::absolute(&config.control_socket)
+            .display()
+            .to_string(),
         client_keys_env: config.listen.client_keys_env.clone(),
+        watch: Some(watch_status(&state.watch_state())),
     }
 }
 

@@ -10,6 +10,7 @@ pub mod reload;
 pub mod run;
 pub mod signals;
 pub mod state;
+pub mod summary;
 pub mod watch;
 
 pub use run::run;

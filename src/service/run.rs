@@ -2,7 +2,13 @@
 //! then drain.
 //!
 //! Every reload trigger (SIGHUP, the file watcher, `shimctl reload`) goes through one channel
-//! to this loop, which runs [`reload::reload`] for each in turn.
+//! to this loop, which runs [`reload::reload`] for each in turn; dry runs
+//! (`shimctl reload --dry-run`) take the same loop, so they plan against the configuration
+//! in force.
+//!
+//! Once listening, the daemon logs one start-up summary ([`summary::Summary`]: the config file
+//! or how to create one, the control socket, the token variables, the pinned keys, the watch)
+//! and sends its one-line form in sd-notify `STATUS=`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,6 +22,7 @@ use super::notify;
 use super::reload::{self, Event};
 use super::signals::{self, SignalEvent};
 use super::state::State;
+use super::summary::{self, Summary};
 use crate::config::cli::Cli;
 use crate::config::load::Env;
 use crate::config::{Config, LogFormat, PinSource};
@@ -73,7 +80,7 @@ pub async fn run(d: Daemon) -> i32 {
     // Signals and the file watcher are armed before we announce the address: an edit or a
     // SIGHUP that follows the "Listening" line must never be missed.
     spawn_signal_forwarder(ev_tx.clone());
-    let _watcher = super::watch::spawn(watch_path.as_deref(), ev_tx.clone());
+    let _watcher = super::watch::spawn(watch_path, ev_tx.clone(), Arc::clone(&state));
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let server = tokio::spawn(crate::server::serve(listener, Arc::clone(&state), stop_rx));
@@ -82,18 +89,22 @@ pub async fn run(d: Daemon) -> i32 {
         version = crate::VERSION,
         "Listening on http://{local}"
     );
+    Summary::of(&state).log();
     spawn_watchdog(Arc::clone(&state));
     spawn_timer_anchor();
-    notify::ready(&state.status_line());
+    notify::ready(&summary::status_line(&state));
 
     let why = loop {
         match ev_rx.recv().await {
             Some(Event::Stop(why)) => break why,
             Some(Event::Reload { source, reply }) => {
-                let outcome = reload::reload(&state, &cli, &env, source);
+                let outcome = reload::reload(&state, &cli, &env, source).await;
                 if let Some(r) = reply {
                     let _ = r.send(outcome);
                 }
+            }
+            Some(Event::Plan { file, reply }) => {
+                let _ = reply.send(reload::dry_run(&state, &cli, &env, file.as_deref()).await);
             }
             None => break "event channel closed",
         }
@@ -202,7 +213,7 @@ fn spawn_watchdog(state: Arc<State>) {
         loop {
             tick.tick().await;
             notify::watchdog();
-            notify::status(&state.status_line());
+            notify::status(&summary::status_line(&state));
         }
     });
 }

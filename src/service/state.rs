@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use arc_swap::ArcSwap;
 use tokio::sync::watch;
 
-use crate::config::Config;
+use crate::config::{Config, ReloadReport};
 use crate::service::logging::LogControl;
 use crate::upstream::UpstreamClient;
 
@@ -26,6 +27,8 @@ pub struct State {
     pub started_at: SystemTime,
     pub stats: Arc<Stats>,
     pub reload: Mutex<ReloadInfo>,
+    /// What the config file watcher watches (set by `service::watch`).
+    pub watch: Mutex<WatchState>,
     pub listen_addr: OnceLock<SocketAddr>,
     /// Flips to true when streams still running must end now (drain deadline passed).
     drain_deadline: watch::Sender<bool>,
@@ -39,6 +42,65 @@ pub struct ReloadInfo {
     pub reload_count: u64,
     pub last_error: Option<String>,
     pub last_result: Option<String>,
+    /// The last reload, applied or refused (None until one runs).
+    pub last: Option<LastReload>,
+}
+
+/// One reload as `status` shows it afterwards.
+#[derive(Debug, Clone)]
+pub struct LastReload {
+    pub at: SystemTime,
+    /// `file change`, `SIGHUP`, `shimctl`.
+    pub source: &'static str,
+    /// The file read (absolute); None: built-in defaults.
+    pub config_path: Option<PathBuf>,
+    /// Applied with this report, or refused with every problem (one per line).
+    pub result: Result<ReloadReport, Vec<String>>,
+}
+
+/// What the config file watcher is doing, for `status` and the start-up summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WatchState {
+    /// Watching `dir`, the directory of the config file `file`.
+    Watching { dir: PathBuf, file: PathBuf },
+    /// `dir` (the config file's directory) does not exist yet: watching its nearest existing
+    /// ancestor until it appears.
+    Waiting {
+        ancestor: PathBuf,
+        dir: PathBuf,
+        file: PathBuf,
+    },
+    /// Not watching, and why (`file`: the config file it would watch, when known).
+    Off {
+        file: Option<PathBuf>,
+        reason: String,
+    },
+}
+
+impl WatchState {
+    /// The config file the watcher is (or would be) watching for.
+    pub fn file(&self) -> Option<&Path> {
+        match self {
+            WatchState::Watching { file, .. } | WatchState::Waiting { file, .. } => Some(file),
+            WatchState::Off { file, .. } => file.as_deref(),
+        }
+    }
+}
+
+impl std::fmt::Display for WatchState {
+    /// `watching DIR`, `watching ANCESTOR until DIR appears`, `not watching: why`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WatchState::Watching { dir, .. } => write!(f, "watching {}", dir.display()),
+            WatchState::Waiting { ancestor, dir, .. } => write!(
+                f,
+                "watching {} until {} appears",
+                ancestor.display(),
+                dir.display()
+            ),
+            WatchState::Off { reason, .. } => write!(f, "not watching: {reason}"),
+        }
+    }
 }
 
 impl State {
@@ -57,6 +119,11 @@ impl State {
                 reload_count: 0,
                 last_error: None,
                 last_result: None,
+                last: None,
+            }),
+            watch: Mutex::new(WatchState::Off {
+                file: None,
+                reason: "the watcher has not started".to_owned(),
             }),
             listen_addr: OnceLock::new(),
             drain_deadline,
@@ -86,40 +153,56 @@ impl State {
         self.reload.lock().expect("reload lock").clone()
     }
 
-    /// Records a reload: applied (a summary for `status`), or refused (every problem, one
-    /// per line). Only an applied reload moves the generation.
-    pub fn record_reload(&self, result: Result<String, String>) {
+    /// Records an applied reload (`summary`: the report in one line); returns the generation
+    /// now in force.
+    pub fn record_applied(
+        &self,
+        source: &'static str,
+        config_path: Option<PathBuf>,
+        report: &ReloadReport,
+        summary: String,
+    ) -> u64 {
         let mut info = self.reload.lock().expect("reload lock");
-        match result {
-            Ok(summary) => {
-                info.generation += 1;
-                info.reload_count += 1;
-                info.loaded_at = SystemTime::now();
-                info.last_error = None;
-                info.last_result = Some(summary);
-            }
-            Err(reason) => {
-                info.last_error = Some(reason);
-                info.last_result = Some("refused".to_owned());
-            }
-        }
+        info.generation += 1;
+        info.reload_count += 1;
+        info.loaded_at = SystemTime::now();
+        info.last_error = None;
+        info.last_result = Some(format!("applied: {summary}"));
+        info.last = Some(LastReload {
+            at: info.loaded_at,
+            source,
+            config_path,
+            result: Ok(report.clone()),
+        });
+        info.generation
     }
 
-    /// The one-line summary for sd-notify `STATUS=`.
-    pub fn status_line(&self) -> String {
-        let info = self.reload_info();
-        let reload = match (&info.last_error, &info.last_result) {
-            (Some(e), _) => format!("last reload refused: {}", e.lines().next().unwrap_or("")),
-            (None, Some(r)) => format!("last reload {r}"),
-            (None, None) => "config loaded".to_owned(),
-        };
-        format!(
-            "{} requests ({} active, {} failed); {}",
-            self.stats.total.load(Ordering::Relaxed),
-            self.stats.active.load(Ordering::Relaxed),
-            self.stats.failed.load(Ordering::Relaxed),
-            reload
-        )
+    /// Records a refused reload: `reason` whole, `reasons` one problem per entry. The
+    /// generation does not move.
+    pub fn record_refused(
+        &self,
+        source: &'static str,
+        config_path: Option<PathBuf>,
+        reason: String,
+        reasons: Vec<String>,
+    ) {
+        let mut info = self.reload.lock().expect("reload lock");
+        info.last_error = Some(reason);
+        info.last_result = Some("refused".to_owned());
+        info.last = Some(LastReload {
+            at: SystemTime::now(),
+            source,
+            config_path,
+            result: Err(reasons),
+        });
+    }
+
+    pub fn watch_state(&self) -> WatchState {
+        self.watch.lock().expect("watch lock").clone()
+    }
+
+    pub fn set_watch_state(&self, w: WatchState) {
+        *self.watch.lock().expect("watch lock") = w;
     }
 }
 

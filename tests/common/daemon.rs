@@ -4,8 +4,8 @@
 //! - The child never sees the developer's real configuration: inherited `DEEPINFRA_*`,
 //!   `RUST_LOG`, `JOURNAL_STREAM`, `NOTIFY_SOCKET`, `WATCHDOG_*` and `LISTEN_*` variables are
 //!   removed, and `HOME`, `XDG_CONFIG_HOME` and `XDG_RUNTIME_DIR` point into a fresh temp dir.
-//! - Unless the test passes them itself, the daemon gets `--port 0` and
-//!   `--control-socket <tmp>/control.sock`.
+//! - Unless the test passes them itself (or opts out with [`DaemonBuilder::without_port_flag`]),
+//!   the daemon gets `--port 0` and `--control-socket <tmp>/control.sock`.
 //! - [`DaemonBuilder::start`] waits for the info line containing `Listening on http://ADDR` on
 //!   stderr (or stdout) and returns the bound address; if the child exits or the line does not
 //!   come in time, it panics with everything the daemon printed.
@@ -98,9 +98,23 @@ pub struct DaemonBuilder {
     config_yaml: Option<String>,
     default_config_yaml: Option<String>,
     start_timeout: Duration,
+    port_flag: bool,
+    cwd: Option<PathBuf>,
 }
 
 impl DaemonBuilder {
+    /// Passes no `--port 0`: the port comes from the config file (or the default), unpinned.
+    pub fn without_port_flag(mut self) -> Self {
+        self.port_flag = false;
+        self
+    }
+
+    /// Runs the daemon in `dir` (for relative `--config` and `--control-socket` paths).
+    pub fn current_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cwd = Some(dir.into());
+        self
+    }
+
     /// Appends one command-line argument.
     pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
         self.args.push(arg.as_ref().to_owned());
@@ -199,8 +213,11 @@ impl DaemonBuilder {
                 None => cmd.env_remove(key),
             };
         }
-        if !self.has_flag("--port") {
+        if self.port_flag && !self.has_flag("--port") {
             cmd.args(["--port", "0"]);
+        }
+        if let Some(cwd) = &self.cwd {
+            cmd.current_dir(cwd);
         }
         if !self.has_flag("--control-socket") {
             cmd.arg("--control-socket").arg(dir.join("control.sock"));
@@ -419,6 +436,8 @@ impl Daemon {
             config_yaml: None,
             default_config_yaml: None,
             start_timeout: Duration::from_secs(20),
+            port_flag: true,
+            cwd: None,
         }
     }
 
