@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use serde::de::IgnoredAny;
 
 use super::chunk::{Args, ToolCallDelta, index_of};
+use super::counts::Counts;
 use crate::translate::tools::{ToolKind, ToolTable};
 
 /// One call being collected.
@@ -117,8 +118,13 @@ impl ToolCalls {
 
     /// Takes the calls at the end of the reply: nameless calls dropped, empty arguments made
     /// `{}`. The flag is true when some call's arguments are cut (not JSON), as when a
-    /// provider reports a call cut by `max_tokens` as `tool_calls`.
-    pub(super) fn finish(&mut self, tools: &ToolTable) -> (Vec<CallAcc>, bool) {
+    /// provider reports a call cut by `max_tokens` as `tool_calls`. What each call needed is
+    /// added to `counts`.
+    pub(super) fn finish(
+        &mut self,
+        tools: &ToolTable,
+        counts: &mut Counts,
+    ) -> (Vec<CallAcc>, bool) {
         let mut calls = std::mem::take(&mut self.calls);
         calls.retain(|c| {
             if c.name.is_empty() {
@@ -128,18 +134,27 @@ impl ToolCalls {
         });
         let mut cut = false;
         for c in &mut calls {
+            counts.tool_calls += 1;
+            let entry = tools.lookup(&c.name);
+            if entry.is_none() {
+                counts.unknown_tools += 1;
+            }
+            let custom = entry.is_some_and(|e| e.kind == ToolKind::Custom);
             if c.arguments.trim().is_empty() {
                 c.arguments = "{}".to_owned();
-            }
-            if serde_json::from_str::<IgnoredAny>(&c.arguments).is_err() {
+                counts.repaired_arguments += 1;
+            } else if serde_json::from_str::<IgnoredAny>(&c.arguments).is_err() {
                 // A freeform tool may get its raw input instead of `{"input": …}`; only
                 // something that started as a JSON object and does not parse is truncated.
-                let custom = tools
-                    .lookup(&c.name)
-                    .is_some_and(|e| e.kind == ToolKind::Custom);
                 if !custom || c.arguments.trim_start().starts_with('{') {
                     cut = true;
+                    counts.malformed_arguments += 1;
+                } else {
+                    counts.repaired_arguments += 1;
                 }
+            } else if custom && !wraps_input(&c.arguments) {
+                // Valid JSON that is not `{"input": "…"}` reaches the tool as its raw text.
+                counts.repaired_arguments += 1;
             }
         }
         (calls, cut)
@@ -164,4 +179,15 @@ fn starts_new_call(
     let last_empty = last.arguments.trim().is_empty();
     let complete = last_empty || serde_json::from_str::<IgnoredAny>(&last.arguments).is_ok();
     complete && (**name != *last.name || (has_args && !last_empty))
+}
+
+/// `{"input": "<string>"}`: how a freeform tool's call should arrive (it was offered as a
+/// function taking that one argument). Only run for freeform tools, once per call.
+fn wraps_input(arguments: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Wrapped<'a> {
+        #[serde(borrow)]
+        input: Option<std::borrow::Cow<'a, str>>,
+    }
+    serde_json::from_str::<Wrapped<'_>>(arguments).is_ok_and(|w| w.input.is_some())
 }
