@@ -134,28 +134,27 @@ impl ToolCalls {
         });
         let mut cut = false;
         for c in &mut calls {
-            counts.tool_calls += 1;
             let entry = tools.lookup(&c.name);
-            if entry.is_none() {
-                counts.unknown_tools += 1;
-            }
             let custom = entry.is_some_and(|e| e.kind == ToolKind::Custom);
+            let mut malformed = false;
+            let mut repaired = false;
             if c.arguments.trim().is_empty() {
                 c.arguments = "{}".to_owned();
-                counts.repaired_arguments += 1;
+                repaired = true;
             } else if serde_json::from_str::<IgnoredAny>(&c.arguments).is_err() {
                 // A freeform tool may get its raw input instead of `{"input": …}`; only
                 // something that started as a JSON object and does not parse is truncated.
                 if !custom || c.arguments.trim_start().starts_with('{') {
                     cut = true;
-                    counts.malformed_arguments += 1;
+                    malformed = true;
                 } else {
-                    counts.repaired_arguments += 1;
+                    repaired = true;
                 }
             } else if custom && !wraps_input(&c.arguments) {
                 // Valid JSON that is not `{"input": "…"}` reaches the tool as its raw text.
-                counts.repaired_arguments += 1;
+                repaired = true;
             }
+            counts.add_call(malformed, entry.is_none(), repaired);
         }
         (calls, cut)
     }

@@ -19,7 +19,9 @@ const CALL_OPENERS: &[&str] = &[
     "<function=",
 ];
 
-/// The tool-use record of one reply.
+/// The tool-use record of one reply. Each call counts once in [`Counts::tool_calls`] and at
+/// most once among the problems, under the worst it had: malformed arguments, then an unknown
+/// tool, then repaired arguments.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
     /// Tool calls the model made (every call with a name, kept or not).
@@ -27,11 +29,11 @@ pub struct Counts {
     /// Calls whose arguments were not valid JSON (cut short or garbled): the reply was answered
     /// `incomplete` and no call ran.
     pub malformed_arguments: u32,
+    /// Calls naming a tool the request did not offer (arguments fine).
+    pub unknown_tools: u32,
     /// Calls we fixed so that Codex could run them: empty arguments sent as `{}`, a freeform
     /// tool's input taken as it came instead of inside `{"input": …}`.
     pub repaired_arguments: u32,
-    /// Calls naming a tool the request did not offer.
-    pub unknown_tools: u32,
     /// Tool calls the model printed as text (the provider's tool parser failed): not calls for
     /// Codex, counted apart from [`Counts::tool_calls`].
     pub leaked_calls: u32,
@@ -40,6 +42,18 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// Counts one call under its worst problem, if any.
+    pub(super) fn add_call(&mut self, malformed: bool, unknown_tool: bool, repaired: bool) {
+        self.tool_calls += 1;
+        if malformed {
+            self.malformed_arguments += 1;
+        } else if unknown_tool {
+            self.unknown_tools += 1;
+        } else if repaired {
+            self.repaired_arguments += 1;
+        }
+    }
+
     /// Counts the leaked calls in the texts of a reply.
     pub(super) fn count_leaked(&mut self, texts: &[&str]) {
         let most = CALL_OPENERS
