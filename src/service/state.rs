@@ -12,6 +12,7 @@ use arc_swap::ArcSwap;
 use tokio::sync::watch;
 
 use crate::config::Config;
+use crate::metrics::{Capture, Metrics};
 use crate::service::logging::LogControl;
 use crate::upstream::UpstreamClient;
 
@@ -25,6 +26,10 @@ pub struct State {
     pub started: Instant,
     pub started_at: SystemTime,
     pub stats: Arc<Stats>,
+    /// Per-model accounting (`/metrics`, `shimctl stats`).
+    pub metrics: Arc<Metrics>,
+    /// `shimctl capture`'s switch.
+    pub capture: Capture,
     pub reload: Mutex<ReloadInfo>,
     pub listen_addr: OnceLock<SocketAddr>,
     /// Flips to true when streams still running must end now (drain deadline passed).
@@ -44,13 +49,16 @@ pub struct ReloadInfo {
 impl State {
     pub fn new(config: Config, log: LogControl) -> Arc<Self> {
         let (drain_deadline, _) = watch::channel(false);
+        let started = Instant::now();
         Arc::new(State {
             config: ArcSwap::from_pointee(config),
             http: UpstreamClient::new(),
             log,
-            started: Instant::now(),
+            started,
             started_at: SystemTime::now(),
             stats: Arc::new(Stats::default()),
+            metrics: Arc::new(Metrics::new(started)),
+            capture: Capture::default(),
             reload: Mutex::new(ReloadInfo {
                 generation: 0,
                 loaded_at: SystemTime::now(),
