@@ -27,11 +27,17 @@ pub(super) struct CallAcc {
 #[derive(Debug, Default)]
 pub(super) struct ToolCalls {
     calls: Vec<CallAcc>,
+    /// A call was started (stays true once the calls are taken).
+    started: bool,
 }
 
 impl ToolCalls {
     pub(super) fn is_empty(&self) -> bool {
         self.calls.is_empty()
+    }
+
+    pub(super) fn any_started(&self) -> bool {
+        self.started
     }
 
     /// Accumulates one `tool_calls[]` fragment (`pos_in_chunk`: its place in the chunk's array).
@@ -56,6 +62,7 @@ impl ToolCalls {
         let i = self
             .continued(index, id.as_deref(), &name, &arguments, pos_in_chunk)
             .unwrap_or_else(|| {
+                self.started = true;
                 self.calls.push(CallAcc {
                     index,
                     ..CallAcc::default()

@@ -185,10 +185,11 @@ impl StreamTranslator {
         }
     }
 
-    /// True once the model produced anything (reasoning, text or a call fragment): the caller
-    /// checks it once per batch of upstream chunks to timestamp the first token.
+    /// True once the model produced anything (reasoning, text or a call fragment), and still
+    /// after the end: the caller checks it once per batch of upstream chunks to timestamp the
+    /// first token.
     pub fn has_output(&self) -> bool {
-        self.output.has_text() || self.think.has_pending() || !self.calls.is_empty()
+        self.output.has_shown() || self.think.has_pending() || self.calls.any_started()
     }
 
     /// The first `finish_reason` the upstream sent (for logs).
