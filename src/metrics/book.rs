@@ -312,9 +312,12 @@ impl Metrics {
         for (mut row, tally, samples) in rows {
             fill(&mut row, &tally, &samples);
             let model = row.upstream_model.as_deref().unwrap_or(&row.model);
-            row.estimated_cost_usd = self.prices.lookup(&row.upstream, model).and_then(|p| {
-                p.cost_usd(tally.tokens.input, tally.tokens.cached, tally.tokens.output)
-            });
+            // Without a usage report there is nothing to price (the passthrough never reads one).
+            let t = &tally.tokens;
+            row.estimated_cost_usd = (t.replies_with_usage > 0)
+                .then(|| self.prices.lookup(&row.upstream, model))
+                .flatten()
+                .and_then(|p| p.cost_usd(t.input, t.cached, t.output));
             match row.estimated_cost_usd {
                 Some(c) => *total_cost.get_or_insert(0.0) += c,
                 None if tally.tokens.replies_with_usage > 0 => unpriced += 1,

@@ -338,11 +338,13 @@ fn log_completion(s: &Summary, stream: bool, detail: Option<&str>) {
         };
     }
     let upstream_fault = s.status >= 500 || s.status == 200;
+    // A streamed request answered with an HTTP error got no stream.
+    let streamed = stream && s.status == 200;
     match (s.endpoint, s.ended) {
         (Endpoint::Probe, _) => line!(debug, "Request finished"),
         (_, Ended::Cancelled) => line!(info, "Client disconnected; upstream request cancelled"),
-        (Endpoint::Responses, Ended::Failed) if stream => line!(warn, "Stream failed"),
-        (Endpoint::Responses, _) if stream => line!(info, "Stream finished"),
+        (Endpoint::Responses, Ended::Failed) if streamed => line!(warn, "Stream failed"),
+        (Endpoint::Responses, _) if streamed => line!(info, "Stream finished"),
         (_, Ended::Failed) if upstream_fault => line!(warn, "Request finished"),
         _ => line!(info, "Request finished"),
     }

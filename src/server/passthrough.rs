@@ -78,6 +78,7 @@ pub async fn models(
 ) -> Response<ShimBody> {
     let mut guard = state.stats.begin();
     let up = &cfg.default_upstream;
+    tracing::Span::current().record("upstream", up.name.as_str());
     guard.set_upstream(&up.name);
     track.set_upstream(&up.name, None);
     let bearer = destination::bearer_for(up, &caller).ok().flatten();
