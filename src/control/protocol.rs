@@ -19,6 +19,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::metrics::{CaptureReport, CaptureRequest, StatsReport};
+
 /// The protocol version this build speaks. Bumped only when something is added that a peer
 /// may want to detect; a peer with a higher version is still answered.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -115,6 +117,15 @@ pub enum Request {
     Reload,
     /// Where a model name goes in the current config: [`Reply::route`].
     Resolve { model: String },
+    /// What each model did in the last `window_s` seconds (15 minutes when absent):
+    /// [`Reply::stats`].
+    Stats {
+        #[serde(default)]
+        window_s: Option<u64>,
+    },
+    /// Records the next requests into a directory (armed at once; the reply does not wait for
+    /// the window): [`Reply::capture`].
+    Capture(CaptureRequest),
 }
 
 impl Request {
@@ -126,6 +137,8 @@ impl Request {
             Request::SetLogLevel { .. } => "set-log-level",
             Request::Reload => "reload",
             Request::Resolve { .. } => "resolve",
+            Request::Stats { .. } => "stats",
+            Request::Capture(_) => "capture",
         }
     }
 
@@ -136,6 +149,8 @@ impl Request {
         "set-log-level",
         "reload",
         "resolve",
+        "stats",
+        "capture",
     ];
 }
 
@@ -157,6 +172,10 @@ pub struct Reply {
     pub reload: Option<ReloadReport>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route: Option<RouteReport>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<StatsReport>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture: Option<CaptureReport>,
 }
 
 impl Reply {
@@ -351,6 +370,16 @@ mod tests {
             },
             Request::Reload,
             Request::Resolve { model: "m".into() },
+            Request::Stats {
+                window_s: Some(900),
+            },
+            Request::Stats { window_s: None },
+            Request::Capture(CaptureRequest {
+                dir: "/tmp/c".into(),
+                for_s: Some(60),
+                max: None,
+                model: Some("m".into()),
+            }),
         ] {
             let line = RequestLine::new(r.clone()).to_line();
             assert!(line.ends_with('\n') && !line[..line.len() - 1].contains('\n'));
@@ -369,7 +398,7 @@ mod tests {
             .to_line(),
             "{\"v\":1,\"cmd\":\"set-log-level\",\"level\":\"debug\"}\n"
         );
-        assert_eq!(Request::NAMES.len(), 5);
+        assert_eq!(Request::NAMES.len(), 7);
     }
 
     #[test]

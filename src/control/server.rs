@@ -369,6 +369,8 @@ pub async fn handle(req: Request, state: &State, events: &mpsc::UnboundedSender<
             route: Some(resolve(state, &model)),
             ..Reply::ok()
         },
+        Request::Stats { window_s } => super::stats::stats(state, window_s).await,
+        Request::Capture(c) => super::stats::capture(state, &c),
     }
 }
 
