@@ -95,7 +95,7 @@ fn text(o: &Output) -> String {
     )
 }
 
-async fn scrape(d: &Daemon) -> prometheus_parse::Scrape {
+async fn metrics_text(d: &Daemon) -> String {
     let r = client()
         .get(format!("{}/metrics", d.url()))
         .send()
@@ -104,7 +104,11 @@ async fn scrape(d: &Daemon) -> prometheus_parse::Scrape {
     assert_eq!(r.status().as_u16(), 200);
     let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
     assert!(ct.starts_with("text/plain; version=0.0.4"), "{ct}");
-    let body = r.text().await.unwrap();
+    r.text().await.unwrap()
+}
+
+async fn scrape(d: &Daemon) -> prometheus_parse::Scrape {
+    let body = metrics_text(d).await;
     prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_owned()))).unwrap()
 }
 
@@ -326,6 +330,16 @@ async fn metrics_and_stats_count_a_scripted_mix_of_replies() {
         1.0
     );
     assert_eq!(value(&s, "deepinfra_shim_build_info", &[]), 1.0);
+
+    // What a scraper reads, for a person reading the test's output.
+    let exposition = metrics_text(&d).await;
+    for l in exposition
+        .lines()
+        .filter(|l| l.contains(r#"endpoint="responses""#))
+        .take(12)
+    {
+        eprintln!("{l}");
+    }
 
     // `shimctl stats --json` says the same (and prices the mock's list).
     let o = shimctl(&d, &["stats", "--json"]);
