@@ -450,7 +450,7 @@ async fn metrics_and_stats_count_a_scripted_mix_of_replies() {
     );
     for needle in [
         "Request finished status=429 outcome=failed code=rate_limit_exceeded",
-        "Request finished status=404 outcome=failed code=not_found",
+        "Request finished endpoint=other status=404 outcome=failed code=not_found",
         "Stream failed status=200 outcome=failed code=server_error",
         "Client disconnected; upstream request cancelled status=200 outcome=cancelled",
     ] {

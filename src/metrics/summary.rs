@@ -31,16 +31,6 @@ impl Endpoint {
             Endpoint::Probe => "probe",
         }
     }
-
-    pub fn from_name(name: &str) -> Endpoint {
-        match name {
-            "responses" => Endpoint::Responses,
-            "chat_completions" => Endpoint::ChatCompletions,
-            "models" => Endpoint::Models,
-            "probe" => Endpoint::Probe,
-            _ => Endpoint::Other,
-        }
-    }
 }
 
 /// How a request ended, from the client's side.
@@ -82,7 +72,7 @@ pub struct Summary {
     pub upstream: String,
     /// The model name sent upstream.
     pub upstream_model: Option<String>,
-    /// The model is a configured route name (always gets its own label).
+    /// The model is the exact name of a configured route (always gets its own label).
     pub known_model: bool,
     /// The HTTP status of the reply (200 for a stream, whatever its end).
     pub status: u16,

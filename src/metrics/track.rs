@@ -114,7 +114,7 @@ impl Tracker {
         self.tap.as_deref_mut()
     }
 
-    /// The model the client asked for; `configured` when it is a route of the config.
+    /// The model the client asked for; `configured` when it is the exact name of a route.
     pub fn set_model(&mut self, model: &str, configured: bool) {
         model.clone_into(&mut self.model);
         self.known_model = configured;
@@ -309,6 +309,9 @@ fn capture_meta(id: &str, s: &Summary, stream: bool, detail: Option<&str>) -> se
 fn log_completion(s: &Summary, stream: bool, detail: Option<&str>) {
     let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
     let usage = s.counts.usage;
+    // The path is a span field that text logs show only at debug: name the endpoint when it
+    // is not the one Codex uses.
+    let endpoint = (s.endpoint != Endpoint::Responses).then(|| s.endpoint.as_str());
     let (reason, message) = match s.ended {
         Ended::Incomplete => (detail, None),
         Ended::Failed => (None, detail),
@@ -317,6 +320,7 @@ fn log_completion(s: &Summary, stream: bool, detail: Option<&str>) {
     macro_rules! line {
         ($level:ident, $text:literal) => {
             tracing::$level!(
+                endpoint = endpoint,
                 status = (s.status != 0).then_some(s.status),
                 outcome = s.ended.as_str(),
                 code = s.code,

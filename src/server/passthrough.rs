@@ -49,7 +49,7 @@ pub async fn chat(
     };
     let model = peek.model.unwrap_or_default();
     tracing::Span::current().record("model", model.as_str());
-    track.set_model(&model, cfg.routes.find(&model).is_some());
+    track.set_model(&model, cfg.routes.exact.contains_key(&model));
     track.set_stream(peek.stream);
     let (up, bearer) = match destination::upstream_for(&cfg, &model, &caller) {
         Ok(d) => d,

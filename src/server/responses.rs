@@ -49,7 +49,7 @@ pub async fn handle(
         Err(e) => return ApiError::from(e).reply(),
     };
     span.record("model", parsed.model.as_str());
-    track.set_model(&parsed.model, cfg.routes.find(&parsed.model).is_some());
+    track.set_model(&parsed.model, cfg.routes.exact.contains_key(&parsed.model));
     track.set_stream(parsed.stream);
 
     let dest = match destination::resolve(&cfg, &parsed.model, &caller) {
