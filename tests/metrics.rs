@@ -813,6 +813,9 @@ async fn stats_refuses_a_window_it_does_not_keep() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stats_watch_redraws_until_ctrl_c() {
+    use std::io::Read as _;
+    use std::sync::{Arc, Mutex};
+    const CLEAR: &str = "\x1b[H\x1b[2J";
     let mock = MockUpstream::start().await;
     let d = Daemon::builder().upstream(mock.url()).token(TOKEN).start();
     let mut child = Command::new(env!("CARGO_BIN_EXE_shimctl"))
@@ -822,33 +825,50 @@ async fn stats_watch_redraws_until_ctrl_c() {
         .arg(d.control_socket().unwrap())
         .args(["stats", "--watch"])
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(2600)).await;
+    let shown = Arc::new(Mutex::new(String::new()));
+    let mut out = child.stdout.take().unwrap();
+    let reader = {
+        let shown = Arc::clone(&shown);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = out.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                shown
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    // Two frames, 2 s apart, then Ctrl-C.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while shown.lock().unwrap().matches(CLEAR).count() < 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let killed = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
-    let status = common::daemon::wait_with_deadline(&mut child, Duration::from_secs(5));
-    let Some(status) = status else {
+    let Some(status) = common::daemon::wait_with_deadline(&mut child, Duration::from_secs(5))
+    else {
         let _ = child.kill();
         let _ = child.wait();
         panic!("shimctl stats --watch did not stop on Ctrl-C");
     };
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let shown = String::from_utf8_lossy(&out.stdout);
+    reader.join().unwrap();
+    let shown = shown.lock().unwrap().clone();
     assert!(
-        shown.matches("\x1b[H\x1b[2J").count() >= 2,
+        shown.matches(CLEAR).count() >= 2,
         "redrawn in place at least twice: {shown:?}"
     );
+    assert!(shown.contains("No requests in this window."), "{shown:?}");
+    assert_eq!(status.code(), Some(0), "a clean exit on Ctrl-C");
 }
 
 // -------------------------------------------------------------------------------------------
