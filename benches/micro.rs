@@ -11,6 +11,8 @@
 //!   one (whole, through a stream, and one event per push) next to a `memchr` over the same
 //!   bytes, `with_extra` with a known and an unknown secret, and compiling the redactor.
 //!
+//! - `metrics_one_request`: the per-request accounting (tracker, completion, book).
+//!
 //! Under `cargo test --all-targets` divan runs each benchmark once, as a test.
 // Test code: a panic is how a check fails, and a sleep here blocks no request.
 #![allow(clippy::unwrap_used, clippy::disallowed_methods)]
@@ -276,4 +278,41 @@ fn redact_with_extra(bencher: Bencher<'_, '_>, case: &str) {
 #[divan::bench]
 fn redact_new_3_secrets(bencher: Bencher<'_, '_>) {
     bencher.bench(|| Redactor::new(black_box(SECRETS)));
+}
+
+/// One request's accounting, as the daemon does it once per request: the tracker made from
+/// Codex's headers, filled in, finished (its log line disabled, as at `warn`), and the summary
+/// recorded into the book (series lookup, totals, minute tally, sample).
+#[divan::bench]
+fn metrics_one_request(bencher: Bencher<'_, '_>) {
+    use deepinfra_shim::metrics::{Endpoint, Metrics, Reply};
+    use deepinfra_shim::translate::reply::Outcome;
+    use deepinfra_shim::translate::stream::Counts;
+    let metrics = std::sync::Arc::new(Metrics::default());
+    let mut headers = hyper::HeaderMap::new();
+    headers.insert(
+        "x-client-request-id",
+        "019a0000-0000-7000-8000-000000000001".parse().unwrap(),
+    );
+    headers.insert(
+        "x-codex-turn-metadata",
+        r#"{"installation_id":"i","session_id":"019a0000","thread_id":"019a0000","turn_id":"019a0001-turn","window_id":"019a0000:0","request_kind":"turn","thread_source":"user","sandbox":"seccomp","model":"bench/codex"}"#
+            .parse()
+            .unwrap(),
+    );
+    bencher.bench(|| {
+        let mut t = metrics.track(Endpoint::Responses, black_box(&headers), "req_1");
+        t.set_model("bench/codex", false);
+        t.set_upstream("default", Some("bench/codex"));
+        t.set_stream(true);
+        t.upstream_answered();
+        t.first_token();
+        t.set_counts(Counts::default());
+        t.outcome(&Outcome::Completed, None);
+        t.finish(Reply {
+            status: 200,
+            bytes: 2048,
+            ..Reply::default()
+        });
+    });
 }

@@ -16,6 +16,8 @@
 //! - [`codex_toml`]: Codex's own config files, edited in place (`shimctl codex-config
 //!   --write`) and checked (`shimctl doctor`).
 //! - [`service`]: process life: logging, signals, sd-notify, reload, shutdown.
+//! - [`metrics`]: what each model does (per-model accounting, `GET /metrics`, `shimctl stats`,
+//!   `shimctl capture`), fed one summary per request.
 //! - [`redact`]: the secrets in every form they can take in output (plain, JSON-escaped,
 //!   percent-encoded, base64), replaced by `***` at every exit; pure, like `translate`.
 #![forbid(unsafe_code)]
@@ -26,6 +28,7 @@ pub mod catalog;
 pub mod codex_toml;
 pub mod config;
 pub mod control;
+pub mod metrics;
 pub mod redact;
 pub mod server;
 pub mod service;

@@ -5,8 +5,8 @@
 //! check-config 0 valid / 1 invalid; codex-config 0 (1 when --catalog cannot be written or
 //! --write is refused);
 //! models 0 (1 when the config does not load); doctor 0 all good / 1 otherwise; smoke 0 ok /
-//! 1 failed / 3 not running; logs: the exit status of the tool that shows the log (1 when it
-//! cannot be run).
+//! 1 failed / 3 not running; stats 0 / 3 not running; capture 0 armed / 1 refused / 3 not
+//! running; logs: the exit status of the tool that shows the log (1 when it cannot be run).
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -22,6 +22,7 @@ use deepinfra_shim::control::codex_config::{self, CodexBlock};
 use deepinfra_shim::control::doctor;
 use deepinfra_shim::control::protocol::{Reply, Request, StatusReport};
 use deepinfra_shim::control::render::{self, Style};
+use deepinfra_shim::control::render_stats;
 use deepinfra_shim::control::smoke;
 use deepinfra_shim::control::{Client, CtlError};
 use deepinfra_shim::service::logging::viewer;
@@ -35,7 +36,7 @@ const NOT_RUNNING: u8 = 3;
     version = deepinfra_shim::VERSION,
     about = "Ask and steer a running deepinfra-shim",
     after_help = "Exit status: 0 success; 1 refused, invalid or a check failed; 3 the daemon is \
-                  not running (status, log-level, reload, smoke)."
+                  not running (status, log-level, reload, smoke, stats, capture)."
 )]
 struct Cli {
     /// Control socket [env: DEEPINFRA_CODEX_SHIM_CONTROL_SOCKET]
@@ -128,6 +129,35 @@ enum Command {
         #[arg(long, value_name = "NAME")]
         upstream: Option<String>,
     },
+    /// What each model did lately, per model and upstream: requests, errors by kind, time to
+    /// first token, output speed, tokens, tool-call health, estimated cost (exit 0, 3 not
+    /// running)
+    Stats {
+        /// Print the numbers as one JSON object (with --watch, one per refresh)
+        #[arg(long)]
+        json: bool,
+        /// How far back to look, at most 1h: 90s, 15m, 1h [default: 15m]
+        #[arg(long, value_name = "D")]
+        window: Option<String>,
+        /// Redraw every 2 s, like top, until Ctrl-C
+        #[arg(long)]
+        watch: bool,
+    },
+    /// Record the next requests both ways (redacted, bounded) into DIR, to attach to a bug
+    /// report about a model; returns at once (exit 0 armed, 1 refused, 3 not running)
+    Capture {
+        /// A new or empty directory of yours (made 0700; files 0600)
+        dir: PathBuf,
+        /// How long to record, at most 1h [default: 60s]
+        #[arg(long = "for", value_name = "D")]
+        for_: Option<String>,
+        /// Most requests to record [default: 10]
+        #[arg(long, value_name = "N")]
+        max: Option<u32>,
+        /// Only requests for this model (the name Codex uses, or the one sent upstream)
+        #[arg(long, value_name = "M")]
+        model: Option<String>,
+    },
     /// Show the daemon's log: journalctl --user -u deepinfra-shim on Linux, the LaunchAgent's
     /// log file on macOS (exit status: that tool's)
     Logs {
@@ -207,6 +237,17 @@ fn main() -> ExitCode {
                 eprint!("{}", out.error);
                 out.code
             }
+            Command::Stats {
+                json,
+                window,
+                watch,
+            } => stats(&client, json, window.as_deref(), watch).await,
+            Command::Capture {
+                dir,
+                for_,
+                max,
+                model,
+            } => capture(&client, &dir, for_.as_deref(), max, model).await,
             Command::Completions { shell } => {
                 let mut cmd = Cli::command();
                 clap_complete::generate(shell, &mut cmd, "shimctl", &mut std::io::stdout());
@@ -633,6 +674,85 @@ async fn run_doctor(client: &Client, env: &Env) -> u8 {
     let checks = doctor::run(client, env, || local_config(env)).await;
     print!("{}", doctor::render(&checks, style()));
     if doctor::all_good(&checks) { 0 } else { 1 }
+}
+
+/// `shimctl stats`: one report, or (`--watch`) a fresh one every 2 s drawn over the last.
+async fn stats(client: &Client, json: bool, window: Option<&str>, watch: bool) -> u8 {
+    let window_s = match window.map(render_stats::parse_duration).transpose() {
+        Ok(w) => w.map(|d| d.as_secs()),
+        Err(e) => {
+            eprintln!("shimctl: --window: {e}");
+            return 1;
+        }
+    };
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
+    loop {
+        let reply = match client.request(Request::Stats { window_s }).await {
+            Ok(r) => r,
+            Err(e) => return ctl_failed(&e),
+        };
+        let Some(report) = reply.stats.as_ref().filter(|_| reply.ok) else {
+            return refused(&reply);
+        };
+        if json {
+            // One object per line when watching, so each refresh parses on its own.
+            let text = if watch {
+                serde_json::to_string(report)
+            } else {
+                serde_json::to_string_pretty(report)
+            };
+            println!("{}", text.expect("a report always serializes"));
+        } else {
+            if watch {
+                // Home and clear, like top: the new table replaces the old in place.
+                print!("\x1b[H\x1b[2J");
+            }
+            print!("{}", render_stats::stats(report, style()));
+        }
+        if !watch {
+            return 0;
+        }
+        let _ = std::io::stdout().flush();
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+            _ = &mut interrupted => return 0,
+        }
+    }
+}
+
+/// `shimctl capture DIR`: arms the daemon's capture and returns.
+async fn capture(
+    client: &Client,
+    dir: &std::path::Path,
+    for_: Option<&str>,
+    max: Option<u32>,
+    model: Option<String>,
+) -> u8 {
+    let for_s = match for_.map(render_stats::parse_duration).transpose() {
+        Ok(d) => d.map(|d| d.as_secs()),
+        Err(e) => {
+            eprintln!("shimctl: --for: {e}");
+            return 1;
+        }
+    };
+    let req = deepinfra_shim::control::protocol::CaptureRequest {
+        dir: config::paths::absolute(dir).display().to_string(),
+        for_s,
+        max,
+        model,
+    };
+    let reply = match client.request(Request::Capture(req)).await {
+        Ok(r) => r,
+        Err(e) => return ctl_failed(&e),
+    };
+    match reply.capture.as_ref().filter(|_| reply.ok) {
+        Some(c) => {
+            print!("{}", render_stats::capture_armed(c));
+            0
+        }
+        None => refused(&reply),
+    }
 }
 
 /// `shimctl logs`: hands over to the tool that shows the service's log (see

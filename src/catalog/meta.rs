@@ -2,7 +2,7 @@
 //! needs. Pure: bytes or JSON in, [`ModelMeta`] out.
 //!
 //! Shapes understood (docs/protocol.md#model-list): the OpenAI list `{"object":"list","data":[…]}` (or a
-//! bare array) whose items carry DeepInfra's `metadata: {context_length, max_tokens, tags}`
+//! bare array) whose items carry DeepInfra's `metadata: {context_length, max_tokens, tags, pricing}`
 //! (`metadata` may be `null`); a top-level `context_length` (OpenRouter style) or
 //! `max_model_len` (vLLM) is used when there is no `metadata.context_length`. Numbers may come
 //! as integers, floats or numeric strings; anything else is ignored, never an error, so one
@@ -24,6 +24,35 @@ pub struct ModelMeta {
     /// `metadata.tags`, lowercased (`chat`, `vision`, `reasoning_effort`, `embed`, …).
     pub tags: Vec<String>,
     pub description: Option<String>,
+    /// `metadata.pricing`, when the provider publishes prices (`shimctl stats` estimates cost).
+    pub pricing: Option<Pricing>,
+}
+
+/// List prices per million tokens, in micro-dollars (so the value stays exact): DeepInfra's
+/// `metadata.pricing` `{input_tokens, output_tokens, cache_read_tokens}` in USD per 1M tokens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pricing {
+    pub input: Option<u64>,
+    pub output: Option<u64>,
+    /// Cached prompt tokens; absent means they cost what `input` costs.
+    pub cache_read: Option<u64>,
+}
+
+impl Pricing {
+    /// The price of a reply's tokens in US dollars (`input` includes `cached`); `None` when a
+    /// kind of token that was used has no price.
+    pub fn cost_usd(&self, input: u64, cached: u64, output: u64) -> Option<f64> {
+        let cached = cached.min(input);
+        let per = |tokens: u64, price: Option<u64>| match (tokens, price) {
+            (0, _) => Some(0.0),
+            (n, Some(p)) => Some(n as f64 * p as f64),
+            (_, None) => None,
+        };
+        let micro_per_m = per(input - cached, self.input)?
+            + per(cached, self.cache_read.or(self.input))?
+            + per(output, self.output)?;
+        Some(micro_per_m / 1e12)
+    }
 }
 
 impl ModelMeta {
@@ -127,7 +156,31 @@ fn model_from_value(item: &Value) -> Option<ModelMeta> {
             .and_then(|m| m.get("description"))
             .and_then(Value::as_str)
             .map(str::to_owned),
+        pricing: meta.and_then(|m| m.get("pricing")).and_then(pricing),
     })
+}
+
+/// `metadata.pricing`, when it gives an input or an output price.
+fn pricing(v: &Value) -> Option<Pricing> {
+    let price = |k: &str| v.get(k).and_then(as_micro_dollars);
+    let p = Pricing {
+        input: price("input_tokens"),
+        output: price("output_tokens"),
+        cache_read: price("cache_read_tokens"),
+    };
+    (p.input.is_some() || p.output.is_some()).then_some(p)
+}
+
+/// A non-negative USD amount (number or numeric string) in micro-dollars.
+fn as_micro_dollars(v: &Value) -> Option<u64> {
+    let usd = match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    }?;
+    (0.0..1e9)
+        .contains(&usd)
+        .then(|| (usd * 1e6).round() as u64)
 }
 
 /// A positive token count from an integer, a float or a numeric string.
@@ -203,6 +256,44 @@ mod tests {
         assert_eq!(vl.max_tokens, Some(32_768));
         assert_eq!(vl.vision(), Some(true));
         assert!(vl.is_chat());
+        assert_eq!(
+            ds.pricing,
+            Some(Pricing {
+                input: Some(270_000),
+                output: None,
+                cache_read: None
+            })
+        );
+        assert_eq!(vl.pricing, None);
+    }
+
+    #[test]
+    fn prices_and_cost() {
+        let body = json!({"data":[
+            {"id":"a","metadata":{"pricing":{"input_tokens":0.27,"output_tokens":"1.1","cache_read_tokens":0.07}}},
+            {"id":"b","metadata":{"pricing":{"input_tokens":-1,"output_tokens":"x"}}},
+            {"id":"c","metadata":{"pricing":{}}}
+        ]});
+        let list = models_from_value(&body).unwrap();
+        let a = list[0].pricing.unwrap();
+        assert_eq!(
+            (a.input, a.output, a.cache_read),
+            (Some(270_000), Some(1_100_000), Some(70_000))
+        );
+        assert_eq!(list[1].pricing, None);
+        assert_eq!(list[2].pricing, None);
+        // 1M prompt tokens of which 400k cached, 100k output.
+        let cost = a.cost_usd(1_000_000, 400_000, 100_000).unwrap();
+        assert!(
+            (cost - (0.6 * 0.27 + 0.4 * 0.07 + 0.1 * 1.1)).abs() < 1e-9,
+            "{cost}"
+        );
+        let input_only = Pricing {
+            input: Some(100_000),
+            ..Pricing::default()
+        };
+        assert_eq!(input_only.cost_usd(10, 0, 0), Some(1e-6));
+        assert_eq!(input_only.cost_usd(10, 0, 5), None, "output has no price");
     }
 
     #[test]

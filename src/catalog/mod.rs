@@ -39,7 +39,7 @@ pub use assemble::{Catalog, Selection, Sources, build, with_upstream_urls};
 pub use facts::{DEFAULT_CONTEXT_WINDOW, Fact, Kind, ModelFacts, Source};
 pub use fetch::{fetch_all, fetch_models, fetch_upstream};
 pub use io::{describe, generate, write_file};
-pub use meta::ModelMeta;
+pub use meta::{ModelMeta, Pricing};
 pub use table::render_table;
 pub use template::Template;
 

@@ -11,6 +11,8 @@
 //! - [`render`], [`codex_config`], [`doctor`], [`smoke`]: what `shimctl` prints (pure where
 //!   possible, so the binary only parses arguments, asks, and prints); [`hints`]: the commands
 //!   those messages suggest, for the OS at hand.
+//! - [`stats`]: the daemon side of `stats` and `capture`; [`render_stats`]: what `shimctl
+//!   stats` and `shimctl capture` print.
 
 pub mod check_upstreams;
 pub mod client;
@@ -20,8 +22,10 @@ pub mod framing;
 pub mod hints;
 pub mod protocol;
 pub mod render;
+pub mod render_stats;
 pub mod server;
 pub mod smoke;
+pub mod stats;
 
 pub use client::{Client, CtlError};
 pub use protocol::{Reply, Request, RequestLine, StatusReport};

@@ -21,6 +21,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::metrics::{CaptureReport, CaptureRequest, StatsReport};
+
 /// The protocol version this build speaks. Bumped only when something is added that a peer
 /// may want to detect; a peer with a higher version is still answered.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -133,6 +135,15 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         file: Option<String>,
     },
+    /// What each model did in the last `window_s` seconds (15 minutes when absent):
+    /// [`Reply::stats`].
+    Stats {
+        #[serde(default)]
+        window_s: Option<u64>,
+    },
+    /// Records the next requests into a directory (armed at once; the reply does not wait for
+    /// the window): [`Reply::capture`].
+    Capture(CaptureRequest),
 }
 
 impl Request {
@@ -146,6 +157,8 @@ impl Request {
             Request::Resolve { .. } => "resolve",
             Request::CheckUpstreams { .. } => "check-upstreams",
             Request::PlanReload { .. } => "plan-reload",
+            Request::Stats { .. } => "stats",
+            Request::Capture(_) => "capture",
         }
     }
 
@@ -158,6 +171,8 @@ impl Request {
         "resolve",
         "check-upstreams",
         "plan-reload",
+        "stats",
+        "capture",
     ];
 }
 
@@ -182,6 +197,10 @@ pub struct Reply {
     /// `check-upstreams`: one entry per upstream, the default one first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upstream_checks: Option<Vec<UpstreamCheck>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<StatsReport>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture: Option<CaptureReport>,
 }
 
 impl Reply {
@@ -533,6 +552,16 @@ mod tests {
             Request::PlanReload {
                 file: Some("/c/other.yaml".into()),
             },
+            Request::Stats {
+                window_s: Some(900),
+            },
+            Request::Stats { window_s: None },
+            Request::Capture(CaptureRequest {
+                dir: "/tmp/c".into(),
+                for_s: Some(60),
+                max: None,
+                model: Some("m".into()),
+            }),
         ] {
             let line = RequestLine::new(r.clone()).to_line();
             assert!(line.ends_with('\n') && !line[..line.len() - 1].contains('\n'));
@@ -559,7 +588,7 @@ mod tests {
             RequestLine::new(Request::PlanReload { file: None }).to_line(),
             "{\"v\":1,\"cmd\":\"plan-reload\"}\n"
         );
-        assert_eq!(Request::NAMES.len(), 7);
+        assert_eq!(Request::NAMES.len(), 9);
     }
 
     #[test]

@@ -374,6 +374,8 @@ pub async fn handle(req: Request, state: &State, events: &mpsc::UnboundedSender<
         Request::CheckUpstreams { model } => {
             super::check_upstreams::reply(state, model.as_deref()).await
         }
+        Request::Stats { window_s } => super::stats::stats(state, window_s).await,
+        Request::Capture(c) => super::stats::capture(state, &c),
     }
 }
 

@@ -68,7 +68,7 @@ impl ApiError {
             "invalid_request_error",
             Some("not_found"),
             format!(
-                "no route for {path}; this shim serves POST /v1/responses, POST /v1/chat/completions, GET /v1/models and GET /health"
+                "no route for {path}; this shim serves POST /v1/responses, POST /v1/chat/completions, GET /v1/models, GET /health and GET /metrics"
             ),
         )
     }

@@ -16,6 +16,7 @@ use super::body::{ShimBody, json_response};
 use super::error::ApiError;
 use super::{destination, request_body};
 use crate::config::Config;
+use crate::metrics::{Reply, Tracker};
 use crate::service::state::{RequestGuard, State};
 use crate::upstream::limits::MAX_MODEL_LIST;
 use crate::upstream::{Relayed, UpstreamError};
@@ -25,6 +26,7 @@ pub async fn chat(
     cfg: Arc<Config>,
     caller: Caller,
     req: Request<Incoming>,
+    track: &mut Tracker,
 ) -> Response<ShimBody> {
     let mut guard = state.stats.begin();
     let (parts, body) = req.into_parts();
@@ -47,20 +49,24 @@ pub async fn chat(
     };
     let model = peek.model.unwrap_or_default();
     tracing::Span::current().record("model", model.as_str());
+    track.set_model(&model, cfg.routes.exact.contains_key(&model));
+    track.set_stream(peek.stream);
     let (up, bearer) = match destination::upstream_for(&cfg, &model, &caller) {
         Ok(d) => d,
         Err(e) => return e.into_response(),
     };
     tracing::Span::current().record("upstream", up.name.as_str());
     guard.set_upstream(&up.name);
+    track.set_upstream(&up.name, Some(&model));
     let relayed = match state.http.relay_chat(up, bearer, bytes, peek.stream).await {
         Ok(r) => r,
         Err(e) => return ApiError::from(&e).into_response(),
     };
+    track.upstream_answered();
     if relayed.status.is_success() {
         guard.succeeded();
     }
-    relay(relayed, guard)
+    relay(relayed, guard, track.defer())
 }
 
 pub async fn models(
@@ -68,21 +74,25 @@ pub async fn models(
     cfg: Arc<Config>,
     caller: Caller,
     req: Request<Incoming>,
+    track: &mut Tracker,
 ) -> Response<ShimBody> {
     let mut guard = state.stats.begin();
     let up = &cfg.default_upstream;
+    tracing::Span::current().record("upstream", up.name.as_str());
     guard.set_upstream(&up.name);
+    track.set_upstream(&up.name, None);
     let bearer = destination::bearer_for(up, &caller).ok().flatten();
     let relayed = match state.http.relay_models(up, bearer, req.uri().query()).await {
         Ok(r) => r,
         Err(e) => return ApiError::from(&e).into_response(),
     };
+    track.upstream_answered();
     if relayed.status.is_success() {
         guard.succeeded();
     }
     let aliases: Vec<&String> = cfg.routes.exact.keys().collect();
     if !relayed.status.is_success() || aliases.is_empty() {
-        return relay(relayed, guard);
+        return relay(relayed, guard, track.defer());
     }
     // Add the configured aliases to the provider's list, so a client that lists models sees
     // every name this daemon answers to.
@@ -113,8 +123,8 @@ pub async fn models(
 
 /// Streams an upstream reply to the client as it arrives, with the idle timeout between
 /// chunks; a broken upstream just ends the body (the client sees a truncated stream, as it
-/// would talking to the provider directly).
-fn relay(relayed: Relayed, guard: RequestGuard) -> Response<ShimBody> {
+/// would talking to the provider directly). The tracker is finished when the body ends.
+fn relay(relayed: Relayed, guard: RequestGuard, mut track: Tracker) -> Response<ShimBody> {
     let Relayed {
         status,
         content_type,
@@ -126,26 +136,41 @@ fn relay(relayed: Relayed, guard: RequestGuard) -> Response<ShimBody> {
     tokio::spawn(tracing::Instrument::instrument(
         async move {
             let _guard = guard;
+            let mut sent = 0u64;
             loop {
                 tokio::select! {
                     biased;
-                    _ = tx.closed() => break,
+                    _ = tx.closed() => {
+                        track.cancelled();
+                        break;
+                    }
                     next = body.next_chunk() => match next {
                         Some(Ok(b)) => {
-                            if tx.send(b).await.is_err() { break; }
+                            sent += b.len() as u64;
+                            if tx.send(b).await.is_err() {
+                                track.cancelled();
+                                break;
+                            }
                         }
                         Some(Err(UpstreamError::Idle { secs, .. })) => {
                             tracing::warn!(secs, "Upstream went silent; closing the relayed stream");
+                            track.failed("upstream_timeout", None);
                             break;
                         }
                         Some(Err(e)) => {
                             tracing::warn!(error = %e, "Upstream stream broke");
+                            track.failed("upstream_unreachable", None);
                             break;
                         }
                         None => break,
                     }
                 }
             }
+            track.finish(Reply {
+                status: status.as_u16(),
+                bytes: sent,
+                ..Reply::default()
+            });
         },
         span,
     ));

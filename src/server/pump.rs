@@ -25,6 +25,8 @@ use tokio::time::Instant;
 
 use super::body::{ShimBody, sse_response};
 use super::secrets::redact;
+use crate::metrics::capture::Part;
+use crate::metrics::{Reply, Tracker};
 use crate::service::state::{RequestGuard, State};
 use crate::translate::reply::Outcome;
 use crate::translate::sse::SseParser;
@@ -41,6 +43,8 @@ pub struct Pump {
     pub translator: StreamTranslator,
     pub guard: RequestGuard,
     pub secrets: Vec<String>,
+    /// The request's tracker, finished when the stream ends.
+    pub track: Tracker,
 }
 
 /// Translates what the upstream has already sent and returns the reply for Codex.
@@ -58,21 +62,36 @@ pub async fn start(p: Pump) -> Response<ShimBody> {
         mut translator,
         guard,
         secrets,
+        mut track,
     } = p;
     let mut out = Vec::with_capacity(8 * 1024);
     translator.start(&mut out);
     let mut parser = SseParser::new(MAX_EVENT_BYTES);
     if let Some(item) = next_ready(&mut body).await {
-        let ended = take_ready(item, &mut body, &mut parser, &mut translator, &mut out).await;
+        let ended = take_ready(
+            item,
+            &mut body,
+            &mut parser,
+            &mut translator,
+            &mut out,
+            &mut track,
+        )
+        .await;
         if ended || translator.is_terminated() {
             drop(body);
             let sent = out.len() as u64;
-            report(&translator, guard, sent, false, &secrets);
+            if let Some(t) = track.tap() {
+                t.push(Part::CodexReply, &out);
+            }
+            report(&translator, guard, track, sent, false, &secrets);
             return sse_response(ShimBody::full(out));
         }
     }
     let (tx, reply) = ShimBody::channel();
     let sent = out.len() as u64;
+    if let Some(t) = track.tap() {
+        t.push(Part::CodexReply, &out);
+    }
     // The channel is new and empty: this cannot be full.
     let _ = tx.try_send(Bytes::from(out));
     let task = Stream {
@@ -85,6 +104,7 @@ pub async fn start(p: Pump) -> Response<ShimBody> {
         guard,
         secrets,
         sent,
+        track,
     };
     let span = tracing::Span::current();
     tokio::spawn(tracing::Instrument::instrument(run(task), span));
@@ -103,6 +123,7 @@ struct Stream {
     secrets: Vec<String>,
     /// Bytes already handed to the body channel.
     sent: u64,
+    track: Tracker,
 }
 
 async fn run(s: Stream) {
@@ -116,6 +137,7 @@ async fn run(s: Stream) {
         guard,
         secrets,
         mut sent,
+        mut track,
     } = s;
     let mut out = Vec::with_capacity(8 * 1024);
     let mut drain = state.drain_deadline();
@@ -143,15 +165,15 @@ async fn run(s: Stream) {
                         "deepinfra-shim is shutting down and this stream outlived the drain timeout; retry",
                         &mut out,
                     );
-                    send(&tx, &mut out, &mut sent).await;
+                    send(&tx, &mut out, &mut sent, &mut track).await;
                     break;
                 }
             }
             first = body.next() => {
                 last_data = Instant::now();
                 next_beat = last_data + beat;
-                let ended = take_ready(first, &mut body, &mut parser, &mut translator, &mut out).await;
-                if !send(&tx, &mut out, &mut sent).await {
+                let ended = take_ready(first, &mut body, &mut parser, &mut translator, &mut out, &mut track).await;
+                if !send(&tx, &mut out, &mut sent, &mut track).await {
                     client_gone = true;
                     break;
                 }
@@ -170,18 +192,18 @@ async fn run(s: Stream) {
                     // The model finished but the provider never sent [DONE] nor closed: the
                     // reply is whole, so complete it rather than report a failure.
                     translator.finish_eof(&mut out);
-                    send(&tx, &mut out, &mut sent).await;
+                    send(&tx, &mut out, &mut sent, &mut track).await;
                     break;
                 }
                 if Instant::now() >= idle_deadline {
                     translator.fail("server_error", &body.idle_error().to_string(), &mut out);
-                    send(&tx, &mut out, &mut sent).await;
+                    send(&tx, &mut out, &mut sent, &mut track).await;
                     break;
                 }
                 translator.heartbeat(&mut out);
                 next_beat = Instant::now() + beat;
                 timer.as_mut().reset(next_beat.min(idle_deadline));
-                if !send(&tx, &mut out, &mut sent).await {
+                if !send(&tx, &mut out, &mut sent, &mut track).await {
                     client_gone = true;
                     break;
                 }
@@ -190,65 +212,39 @@ async fn run(s: Stream) {
     }
     // Dropping `body` here closes (cancels) the upstream request if it is still open.
     drop(body);
-    report(&translator, guard, sent, client_gone, &secrets);
+    report(&translator, guard, track, sent, client_gone, &secrets);
 }
 
-/// Counts the request and logs how its stream ended (`outcome` is the Responses status, or
-/// `cancelled` when Codex went away first).
+/// Counts the request and finishes its tracker, which logs how the stream ended (the
+/// Responses status, or `cancelled` when Codex went away first).
 fn report(
     translator: &StreamTranslator,
     mut guard: RequestGuard,
+    mut track: Tracker,
     sent: u64,
     client_gone: bool,
     secrets: &[String],
 ) {
-    let ms = guard.elapsed().as_millis() as u64;
+    track.set_counts(translator.counts());
     if client_gone {
-        tracing::info!(
-            outcome = "cancelled",
-            duration_ms = ms,
-            bytes = sent,
-            "Client disconnected; upstream request cancelled"
-        );
         guard.failed();
-        return;
+        track.cancelled();
+    } else {
+        let outcome = translator.outcome();
+        if outcome.is_success() {
+            guard.succeeded();
+        }
+        let message = match outcome {
+            Outcome::Failed { message, .. } => Some(redact(message, secrets)),
+            _ => None,
+        };
+        track.outcome(outcome, message);
     }
-    let outcome = translator.outcome();
-    if outcome.is_success() {
-        guard.succeeded();
-    }
-    match outcome {
-        Outcome::Completed => tracing::info!(
-            status = 200,
-            outcome = outcome.as_str(),
-            duration_ms = ms,
-            bytes = sent,
-            "Stream finished"
-        ),
-        Outcome::Incomplete { reason } => tracing::info!(
-            status = 200,
-            outcome = outcome.as_str(),
-            reason = %reason,
-            duration_ms = ms,
-            bytes = sent,
-            "Stream finished"
-        ),
-        Outcome::Failed { code, message } => tracing::warn!(
-            status = 200,
-            outcome = outcome.as_str(),
-            code = %code,
-            message = %redact(message, secrets),
-            duration_ms = ms,
-            bytes = sent,
-            "Stream failed"
-        ),
-        Outcome::InProgress => tracing::warn!(
-            outcome = outcome.as_str(),
-            duration_ms = ms,
-            bytes = sent,
-            "Stream ended without a terminal event"
-        ),
-    }
+    track.finish(Reply {
+        status: 200,
+        bytes: sent,
+        ..Reply::default()
+    });
 }
 
 /// Translated bytes gathered for one client write before we stop taking more.
@@ -258,17 +254,37 @@ const COALESCE_LIMIT: usize = 64 * 1024;
 /// translator, so that one client write carries them all: providers often send several SSE
 /// events per read, and hyper hands them over one HTTP chunk per poll. Returns true when the
 /// upstream body ended (or broke), i.e. nothing more will come.
+/// The first token is timestamped here, once per batch.
 async fn take_ready(
     first: Option<Result<Bytes, UpstreamError>>,
     body: &mut UpstreamStream,
     parser: &mut SseParser,
     translator: &mut StreamTranslator,
     out: &mut Vec<u8>,
+    track: &mut Tracker,
+) -> bool {
+    let ended = take_batch(first, body, parser, translator, out, track).await;
+    if !track.has_first_token() && translator.has_output() {
+        track.first_token();
+    }
+    ended
+}
+
+async fn take_batch(
+    first: Option<Result<Bytes, UpstreamError>>,
+    body: &mut UpstreamStream,
+    parser: &mut SseParser,
+    translator: &mut StreamTranslator,
+    out: &mut Vec<u8>,
+    track: &mut Tracker,
 ) -> bool {
     let mut item = first;
     loop {
         match item {
             Some(Ok(bytes)) => {
+                if let Some(t) = track.tap() {
+                    t.push(Part::UpstreamReply, &bytes);
+                }
                 if let Err(e) = parser.push(&bytes, &mut |data| translator.push_data(data, out)) {
                     translator.fail(
                         "server_error",
@@ -336,9 +352,17 @@ impl std::future::Future for YieldOnce {
 }
 
 /// Sends what the translator wrote (if anything). False when the client is gone.
-async fn send(tx: &mpsc::Sender<Bytes>, out: &mut Vec<u8>, sent: &mut u64) -> bool {
+async fn send(
+    tx: &mpsc::Sender<Bytes>,
+    out: &mut Vec<u8>,
+    sent: &mut u64,
+    track: &mut Tracker,
+) -> bool {
     if out.is_empty() {
         return !tx.is_closed();
+    }
+    if let Some(t) = track.tap() {
+        t.push(Part::CodexReply, out);
     }
     *sent += out.len() as u64;
     let chunk = Bytes::from(std::mem::replace(out, Vec::with_capacity(8 * 1024)));

@@ -7,21 +7,23 @@
 //! after `Retry-After`, compact on a context overflow, stop on a bad request).
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 
-use super::auth::Caller;
+use super::auth::{self, Caller};
 use super::body::{ShimBody, json_response, sse_response};
 use super::error::{ApiError, refusal_response};
 use super::secrets::{redact, secrets_of};
 use super::{destination, pump, request_body};
 use crate::config::Config;
+use crate::metrics::capture::Part;
+use crate::metrics::{Tracker, capture_redactor};
 use crate::service::state::{RequestGuard, State};
 use crate::translate::refusal::ProviderRefusal;
-use crate::translate::reply::{Outcome, ReplyContext, translate_chat_completion};
+use crate::translate::reply::{Outcome, ReplyContext, translate_chat_completion_counted};
 use crate::translate::request::{parse_request, translate_request};
 use crate::translate::stream::StreamTranslator;
 use crate::upstream::{ChatReply, UpstreamError};
@@ -31,6 +33,7 @@ pub async fn handle(
     cfg: Arc<Config>,
     caller: Caller,
     req: Request<Incoming>,
+    track: &mut Tracker,
 ) -> Response<ShimBody> {
     let mut guard = state.stats.begin();
     let span = tracing::Span::current();
@@ -46,6 +49,8 @@ pub async fn handle(
         Err(e) => return ApiError::from(e).reply(),
     };
     span.record("model", parsed.model.as_str());
+    track.set_model(&parsed.model, cfg.routes.exact.contains_key(&parsed.model));
+    track.set_stream(parsed.stream);
 
     let dest = match destination::resolve(&cfg, &parsed.model, &caller) {
         Ok(d) => d,
@@ -54,11 +59,29 @@ pub async fn handle(
     let up = dest.upstream;
     span.record("upstream", up.name.as_str());
     guard.set_upstream(&up.name);
+    track.set_upstream(&up.name, Some(&dest.options.upstream_model));
+    if state.capture.is_armed() {
+        let redactor = capture_redactor(&cfg, auth::bearer(&parts.headers));
+        let model = &dest.options.upstream_model;
+        if let Some(mut tap) =
+            state
+                .capture
+                .claim(track.id(), &parsed.model, model, redactor, Instant::now())
+        {
+            tap.headers(&parts.headers);
+            tap.push(Part::CodexRequest, &bytes);
+            track.capture(tap);
+        }
+    }
 
     let translated = match translate_request(&parsed, &dest.options) {
         Ok(t) => t,
         Err(e) => return ApiError::from(e).reply(),
     };
+    track.set_reasoning_replayed(translated.shape.reasoning_replayed);
+    if let Some(t) = track.tap() {
+        t.push(Part::UpstreamRequest, &translated.body);
+    }
     let secrets = secrets_of(up, dest.bearer);
     if cfg.log.requests {
         tracing::info!(shape = %translated.shape, stream = parsed.stream, "Request");
@@ -86,12 +109,15 @@ pub async fn handle(
         .http
         .chat(up, dest.bearer, Bytes::from(translated.body), stream)
         .await;
+    if reply.is_ok() {
+        track.upstream_answered();
+    }
 
     match reply {
-        Err(e) => unreachable_upstream(&e, stream, ctx),
+        Err(e) => unreachable_upstream(&e, stream, ctx, track),
         Ok(ChatReply::Refused(mut refusal)) => {
             destination::explain_refusal(&mut refusal, up, dest.token_source);
-            refused(&refusal, stream, ctx, &secrets)
+            refused(&refusal, stream, ctx, &secrets, track)
         }
         Ok(ChatReply::Stream(body)) => {
             pump::start(pump::Pump {
@@ -101,19 +127,35 @@ pub async fn handle(
                 translator: StreamTranslator::new(ctx),
                 guard,
                 secrets,
+                track: track.defer(),
             })
             .await
         }
-        Ok(ChatReply::Json(body)) => whole_reply(&body, ctx, guard, &secrets),
+        Ok(ChatReply::Json(body)) => whole_reply(&body, ctx, guard, &secrets, track),
     }
 }
 
 /// The upstream could not be reached or did not answer in time.
-fn unreachable_upstream(e: &UpstreamError, stream: bool, ctx: ReplyContext) -> Response<ShimBody> {
+fn unreachable_upstream(
+    e: &UpstreamError,
+    stream: bool,
+    ctx: ReplyContext,
+    track: &mut Tracker,
+) -> Response<ShimBody> {
     tracing::warn!(error = %e, side = e.side().as_str(), retryable = e.is_retryable(), "Upstream unreachable");
+    if let Some(t) = track.tap() {
+        t.kind(Part::UpstreamReply, "txt");
+        t.push(Part::UpstreamReply, e.to_string().as_bytes());
+    }
     if stream {
         // HTTP 200 + response.failed(server_error): Codex retries a few times and then shows
         // our message, instead of 30 silent 5xx retries.
+        let code = if e.is_timeout() {
+            "upstream_timeout"
+        } else {
+            "upstream_unreachable"
+        };
+        track.failed(code, Some(e.to_string()));
         failed_stream(ctx, "server_error", &e.to_string())
     } else {
         ApiError::from(e).reply()
@@ -126,6 +168,7 @@ fn refused(
     stream: bool,
     ctx: ReplyContext,
     secrets: &[String],
+    track: &mut Tracker,
 ) -> Response<ShimBody> {
     tracing::warn!(
         upstream_status = refusal.upstream_status,
@@ -133,8 +176,20 @@ fn refused(
         message = %redact(&refusal.message, secrets),
         "Upstream refused the request"
     );
+    if let Some(t) = track.tap() {
+        // The provider's body as the daemon read it (classified, at most about 1 KB kept).
+        let seen = serde_json::json!({
+            "status": refusal.upstream_status,
+            "kind": refusal.kind.as_str(),
+            "message": refusal.message,
+            "retry_after_s": refusal.retry_after_secs,
+        });
+        t.kind(Part::UpstreamReply, "json");
+        t.push(Part::UpstreamReply, seen.to_string().as_bytes());
+    }
     if stream && refusal.stream_as_failed() {
         let message = redact(&refusal.failed_message(), secrets);
+        track.failed(refusal.failed_code(), Some(message.clone()));
         return failed_stream(ctx, refusal.failed_code(), &message);
     }
     refusal_response(refusal, secrets)
@@ -146,30 +201,22 @@ fn whole_reply(
     ctx: ReplyContext,
     mut guard: RequestGuard,
     secrets: &[String],
+    track: &mut Tracker,
 ) -> Response<ShimBody> {
-    let (json, outcome) = translate_chat_completion(body, ctx);
-    let ms = guard.elapsed().as_millis() as u64;
+    if let Some(t) = track.tap() {
+        t.kind(Part::UpstreamReply, "json");
+        t.push(Part::UpstreamReply, body);
+    }
+    let (json, outcome, counts) = translate_chat_completion_counted(body, ctx);
     if outcome.is_success() {
         guard.succeeded();
     }
-    match &outcome {
-        Outcome::Failed { code, message } => tracing::warn!(
-            status = 200,
-            outcome = outcome.as_str(),
-            code = %code,
-            message = %redact(message, secrets),
-            duration_ms = ms,
-            bytes = json.len(),
-            "Request finished"
-        ),
-        _ => tracing::info!(
-            status = 200,
-            outcome = outcome.as_str(),
-            duration_ms = ms,
-            bytes = json.len(),
-            "Request finished"
-        ),
-    }
+    track.set_counts(counts);
+    let message = match &outcome {
+        Outcome::Failed { message, .. } => Some(redact(message, secrets)),
+        _ => None,
+    };
+    track.outcome(&outcome, message);
     json_response(StatusCode::OK, json)
 }
 

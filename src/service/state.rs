@@ -13,6 +13,7 @@ use arc_swap::ArcSwap;
 use tokio::sync::watch;
 
 use crate::config::{Config, ReloadReport};
+use crate::metrics::{Capture, Metrics};
 use crate::service::logging::LogControl;
 use crate::upstream::UpstreamClient;
 
@@ -26,6 +27,10 @@ pub struct State {
     pub started: Instant,
     pub started_at: SystemTime,
     pub stats: Arc<Stats>,
+    /// Per-model accounting (`/metrics`, `shimctl stats`).
+    pub metrics: Arc<Metrics>,
+    /// `shimctl capture`'s switch.
+    pub capture: Capture,
     pub reload: Mutex<ReloadInfo>,
     /// What the config file watcher watches (set by `service::watch`).
     pub watch: Mutex<WatchState>,
@@ -106,13 +111,16 @@ impl std::fmt::Display for WatchState {
 impl State {
     pub fn new(config: Config, log: LogControl) -> Arc<Self> {
         let (drain_deadline, _) = watch::channel(false);
+        let started = Instant::now();
         Arc::new(State {
             config: ArcSwap::from_pointee(config),
             http: UpstreamClient::new(),
             log,
-            started: Instant::now(),
+            started,
             started_at: SystemTime::now(),
             stats: Arc::new(Stats::default()),
+            metrics: Arc::new(Metrics::new(started)),
+            capture: Capture::default(),
             reload: Mutex::new(ReloadInfo {
                 generation: 0,
                 loaded_at: SystemTime::now(),

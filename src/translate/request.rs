@@ -59,6 +59,8 @@ pub struct RequestShape {
     pub tools: usize,
     /// The number of Responses input items received.
     pub input_items: usize,
+    /// Assistant messages sent with their reasoning (`reasoning_content`) replayed.
+    pub reasoning_replayed: usize,
 }
 
 impl fmt::Display for RequestShape {
@@ -145,6 +147,11 @@ pub fn translate_request(
         roles: chat.messages.iter().map(|m| m.role.as_str()).collect(),
         tools: chat.tools.len(),
         input_items: req.input_items(),
+        reasoning_replayed: chat
+            .messages
+            .iter()
+            .filter(|m| m.reasoning_content.is_some())
+            .count(),
     };
     let mut body = Vec::with_capacity(req.body_len + 1024);
     serde_json::to_writer(&mut body, &chat)

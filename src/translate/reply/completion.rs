@@ -3,7 +3,7 @@
 use serde::de::IgnoredAny;
 
 use super::context::{Outcome, ReplyContext};
-use crate::translate::stream::StreamTranslator;
+use crate::translate::stream::{Counts, StreamTranslator};
 
 /// A whole `chat.completion` body -> the Responses object JSON bytes, and how it ended.
 ///
@@ -12,6 +12,16 @@ use crate::translate::stream::StreamTranslator;
 /// body that is not JSON) gives a `failed` Response object and an [`Outcome::Failed`]: a
 /// provider's fault is not a request error.
 pub fn translate_chat_completion(body: &[u8], ctx: ReplyContext) -> (Vec<u8>, Outcome) {
+    let (bytes, outcome, _) = translate_chat_completion_counted(body, ctx);
+    (bytes, outcome)
+}
+
+/// [`translate_chat_completion`], with what the reply did with its tools and the usage it
+/// reported (the daemon's accounting).
+pub fn translate_chat_completion_counted(
+    body: &[u8],
+    ctx: ReplyContext,
+) -> (Vec<u8>, Outcome, Counts) {
     let mut t = StreamTranslator::silent(ctx);
     let mut sink = Vec::new();
     t.start(&mut sink);
@@ -24,5 +34,5 @@ pub fn translate_chat_completion(body: &[u8], ctx: ReplyContext) -> (Vec<u8>, Ou
     let bytes = t
         .take_response()
         .expect("a terminated silent translator keeps its response");
-    (bytes, t.outcome().clone())
+    (bytes, t.outcome().clone(), t.counts())
 }

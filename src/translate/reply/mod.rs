@@ -7,5 +7,5 @@
 mod completion;
 pub mod context;
 
-pub use completion::translate_chat_completion;
+pub use completion::{translate_chat_completion, translate_chat_completion_counted};
 pub use context::{Outcome, ReplyContext, Usage};

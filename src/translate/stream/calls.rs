@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use serde::de::IgnoredAny;
 
 use super::chunk::{Args, ToolCallDelta, index_of};
+use super::counts::Counts;
 use crate::translate::tools::{ToolKind, ToolTable};
 
 /// One call being collected.
@@ -26,11 +27,17 @@ pub(super) struct CallAcc {
 #[derive(Debug, Default)]
 pub(super) struct ToolCalls {
     calls: Vec<CallAcc>,
+    /// A call was started (stays true once the calls are taken).
+    started: bool,
 }
 
 impl ToolCalls {
     pub(super) fn is_empty(&self) -> bool {
         self.calls.is_empty()
+    }
+
+    pub(super) fn any_started(&self) -> bool {
+        self.started
     }
 
     /// Accumulates one `tool_calls[]` fragment (`pos_in_chunk`: its place in the chunk's array).
@@ -55,6 +62,7 @@ impl ToolCalls {
         let i = self
             .continued(index, id.as_deref(), &name, &arguments, pos_in_chunk)
             .unwrap_or_else(|| {
+                self.started = true;
                 self.calls.push(CallAcc {
                     index,
                     ..CallAcc::default()
@@ -117,8 +125,13 @@ impl ToolCalls {
 
     /// Takes the calls at the end of the reply: nameless calls dropped, empty arguments made
     /// `{}`. The flag is true when some call's arguments are cut (not JSON), as when a
-    /// provider reports a call cut by `max_tokens` as `tool_calls`.
-    pub(super) fn finish(&mut self, tools: &ToolTable) -> (Vec<CallAcc>, bool) {
+    /// provider reports a call cut by `max_tokens` as `tool_calls`. What each call needed is
+    /// added to `counts`.
+    pub(super) fn finish(
+        &mut self,
+        tools: &ToolTable,
+        counts: &mut Counts,
+    ) -> (Vec<CallAcc>, bool) {
         let mut calls = std::mem::take(&mut self.calls);
         calls.retain(|c| {
             if c.name.is_empty() {
@@ -128,19 +141,27 @@ impl ToolCalls {
         });
         let mut cut = false;
         for c in &mut calls {
+            let entry = tools.lookup(&c.name);
+            let custom = entry.is_some_and(|e| e.kind == ToolKind::Custom);
+            let mut malformed = false;
+            let mut repaired = false;
             if c.arguments.trim().is_empty() {
                 c.arguments = "{}".to_owned();
-            }
-            if serde_json::from_str::<IgnoredAny>(&c.arguments).is_err() {
+                repaired = true;
+            } else if serde_json::from_str::<IgnoredAny>(&c.arguments).is_err() {
                 // A freeform tool may get its raw input instead of `{"input": …}`; only
                 // something that started as a JSON object and does not parse is truncated.
-                let custom = tools
-                    .lookup(&c.name)
-                    .is_some_and(|e| e.kind == ToolKind::Custom);
                 if !custom || c.arguments.trim_start().starts_with('{') {
                     cut = true;
+                    malformed = true;
+                } else {
+                    repaired = true;
                 }
+            } else if custom && !wraps_input(&c.arguments) {
+                // Valid JSON that is not `{"input": "…"}` reaches the tool as its raw text.
+                repaired = true;
             }
+            counts.add_call(malformed, entry.is_none(), repaired);
         }
         (calls, cut)
     }
@@ -164,4 +185,15 @@ fn starts_new_call(
     let last_empty = last.arguments.trim().is_empty();
     let complete = last_empty || serde_json::from_str::<IgnoredAny>(&last.arguments).is_ok();
     complete && (**name != *last.name || (has_args && !last_empty))
+}
+
+/// `{"input": "<string>"}`: how a freeform tool's call should arrive (it was offered as a
+/// function taking that one argument). Only run for freeform tools, once per call.
+fn wraps_input(arguments: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Wrapped<'a> {
+        #[serde(borrow)]
+        input: Option<std::borrow::Cow<'a, str>>,
+    }
+    serde_json::from_str::<Wrapped<'_>>(arguments).is_ok_and(|w| w.input.is_some())
 }

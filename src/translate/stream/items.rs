@@ -64,6 +64,11 @@ impl Output {
         self.reasoning.is_some() || self.message.is_some()
     }
 
+    /// True once any item was opened (stays true after the items are closed).
+    pub(super) fn has_shown(&self) -> bool {
+        self.next_output_index > 0
+    }
+
     /// The texts shown so far (message, then reasoning).
     pub(super) fn texts(&self) -> impl Iterator<Item = &str> {
         [&self.message, &self.reasoning]

@@ -24,6 +24,7 @@
 
 mod calls;
 mod chunk;
+mod counts;
 mod emitter;
 mod events;
 mod items;
@@ -33,6 +34,7 @@ use serde_json::Value;
 
 use self::calls::ToolCalls;
 use self::chunk::{ChatChunk, ChatDelta, ToolCallDelta};
+pub use self::counts::Counts;
 use self::items::Output;
 use self::think::ThinkSplitter;
 use crate::translate::refusal;
@@ -64,6 +66,8 @@ pub struct StreamTranslator {
     outcome: Outcome,
     finish_reason: Option<String>,
     usage: Option<Usage>,
+    /// What the reply did with its tools, counted at its end.
+    counts: Counts,
     /// A silent translator keeps the terminal Response object here.
     final_response: Option<Vec<u8>>,
 }
@@ -88,6 +92,7 @@ impl StreamTranslator {
             outcome: Outcome::InProgress,
             finish_reason: None,
             usage: None,
+            counts: Counts::default(),
             final_response: None,
         }
     }
@@ -170,6 +175,21 @@ impl StreamTranslator {
     /// The last usable usage the upstream reported (for logs).
     pub fn usage(&self) -> Option<&Usage> {
         self.usage.as_ref()
+    }
+
+    /// The reply's tool-use counts and usage (complete once terminated).
+    pub fn counts(&self) -> Counts {
+        Counts {
+            usage: self.usage,
+            ..self.counts
+        }
+    }
+
+    /// True once the model produced anything (reasoning, text or a call fragment), and still
+    /// after the end: the caller checks it once per batch of upstream chunks to timestamp the
+    /// first token.
+    pub fn has_output(&self) -> bool {
+        self.output.has_shown() || self.think.has_pending() || self.calls.any_started()
     }
 
     /// The first `finish_reason` the upstream sent (for logs).
@@ -291,8 +311,10 @@ impl StreamTranslator {
     fn finalize(&mut self, finish_reason: &str, out: &mut Vec<u8>) {
         let output = &mut self.output;
         self.think.flush(&mut |piece| output.piece(piece, out));
-        self.warn_leaked_tool_markup();
-        let (mut calls, cut) = self.calls.finish(&self.output.ctx().tools);
+        self.count_leaked_tool_markup();
+        let (mut calls, cut) = self
+            .calls
+            .finish(&self.output.ctx().tools, &mut self.counts);
         let incomplete = incomplete_reason(finish_reason, cut);
         if incomplete.is_some() {
             // A call that may be truncated must never run.
@@ -310,12 +332,15 @@ impl StreamTranslator {
         };
     }
 
-    fn warn_leaked_tool_markup(&self) {
+    fn count_leaked_tool_markup(&mut self) {
         let leaked = self
             .output
             .texts()
             .any(|t| LEAKED_TOOL_MARKERS.iter().any(|m| t.contains(m)));
         if leaked {
+            let texts: Vec<&str> = self.output.texts().collect();
+            self.counts.count_leaked(&texts);
+            self.counts.leaked_calls = self.counts.leaked_calls.max(1);
             // Rescuing such calls would mean guessing; the text reaches Codex as is.
             tracing::warn!(
                 model = %self.output.ctx().opts.upstream_model,
