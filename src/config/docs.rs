@@ -1,10 +1,13 @@
-//! The README's configuration key table, generated from [`super::keys`]. The README holds it
-//! between [`BEGIN`] and [`END`]; a test fails when the two disagree (and rewrites the README
-//! when run with `DEEPINFRA_SHIM_BLESS=1`).
+//! The configuration reference's key table, generated from [`super::keys`].
+//! `docs/configuration.md` ([`DOC`]) holds it between [`BEGIN`] and [`END`]; a test fails when
+//! the two disagree (and rewrites the file when run with `DEEPINFRA_SHIM_BLESS=1`).
 
 use super::keys::{self, AnyKey, Meta, Reload};
 
-/// The marker lines around the generated table in README.md.
+/// The file that holds the generated table, relative to the repository root.
+pub const DOC: &str = "docs/configuration.md";
+
+/// The marker lines around the generated table in [`DOC`].
 pub const BEGIN: &str = "<!-- config-keys:begin -->";
 pub const END: &str = "<!-- config-keys:end -->";
 
@@ -99,7 +102,7 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|")
 }
 
-/// The text between the markers of a README, when both are present.
+/// The text between the markers of a document, when both are present.
 pub fn between_markers(readme: &str) -> Option<&str> {
     let start = readme.find(BEGIN)? + BEGIN.len();
     let end = readme[start..].find(END)? + start;

@@ -4,8 +4,8 @@
 //!
 //! Everything else is derived from these declarations: which file keys exist (unknown ones are
 //! refused), the layering and pinning ([`super::layers`]), the reload report
-//! ([`super::diff`]), `status`'s pinned list, the README's key table and the checks of the
-//! example config ([`super::docs`]). Adding a key is one entry here plus its use in
+//! ([`super::diff`]), `status`'s pinned list, the key table of docs/configuration.md and the
+//! checks of the example config ([`super::docs`]). Adding a key is one entry here plus its use in
 //! [`super::validate`], which builds the [`Config`] field from it.
 //!
 //! Three scopes: [`TOP`] (the top-level sections, `listen.port`), [`NAMED_UPSTREAM`] (the keys

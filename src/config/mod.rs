@@ -11,7 +11,7 @@
 //! - [`load`]: the entry points (start, reload, check a file); [`read`]: reading the file
 //!   (twice, until stable, on reload); [`paths`]: where the file and the socket live.
 //! - [`kinds`] and [`rules`]: how one value is read and checked; [`lines`]: where a key is in
-//!   the text; [`docs`]: the README's key table; [`model`]: the runtime types.
+//!   the text; [`docs`]: the key table of docs/configuration.md; [`model`]: the runtime types.
 //!
 //! A running daemon holds `Arc<Config>` snapshots: each request loads the current snapshot once
 //! and keeps it until it ends, so a reload never changes a request in flight.

@@ -6,7 +6,8 @@
 //! otherwise the client's `Authorization` header (Codex sends its `env_key` token), as the
 //! original shim did. A named upstream only ever gets its own variable's token: a client's
 //! header is never sent to a provider it was not meant for. When client keys are configured,
-//! the client's header is a key for *us* and is never forwarded (README, "HTTP endpoints").
+//! the client's header is a key for *us* and is never forwarded (docs/configuration.md,
+//! "HTTP endpoints and credentials").
 //!
 //! When the provider refuses the token, [`explain_refusal`] says which one it was and where
 //! it comes from, since the two sources are fixed in different places.

@@ -9,34 +9,45 @@ fn repo_file(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
 }
 
-/// The README's key table is the one generated from the key table. Run the test with
-/// `DEEPINFRA_SHIM_BLESS=1` to rewrite it after changing a key.
+/// The configuration reference's key table is the one generated from the key table. Run the
+/// test with `DEEPINFRA_SHIM_BLESS=1` to rewrite it after changing a key.
 #[test]
-fn readme_key_table_matches_the_keys() {
-    let path = repo_file("README.md");
-    let readme = std::fs::read_to_string(&path).unwrap();
+fn documented_key_table_matches_the_keys() {
+    let path = repo_file(DOC);
+    let doc = std::fs::read_to_string(&path).unwrap();
     let want = key_tables();
-    let have = between_markers(&readme)
-        .unwrap_or_else(|| panic!("README.md has no {BEGIN} ... {END} block"));
+    let have =
+        between_markers(&doc).unwrap_or_else(|| panic!("{DOC} has no {BEGIN} ... {END} block"));
     if have == want.trim_matches('\n') {
         return;
     }
     if std::env::var_os("DEEPINFRA_SHIM_BLESS").is_some() {
-        let start = readme.find(BEGIN).unwrap() + BEGIN.len();
-        let end = readme.find(END).unwrap();
+        let start = doc.find(BEGIN).unwrap() + BEGIN.len();
+        let end = doc.find(END).unwrap();
         let updated = format!(
             "{}\n{}\n{}",
-            &readme[..start],
+            &doc[..start],
             want.trim_matches('\n'),
-            &readme[end..]
+            &doc[end..]
         );
         std::fs::write(&path, updated).unwrap();
         return;
     }
     panic!(
-        "README.md's key table differs from src/config/keys.rs; run \
+        "{DOC}'s key table differs from src/config/keys.rs; run \
          `DEEPINFRA_SHIM_BLESS=1 cargo test --lib config::docs` to regenerate it. Expected:\n{want}"
     );
+}
+
+/// The README links to the reference rather than holding a second copy that nothing checks.
+#[test]
+fn the_readme_holds_no_copy_of_the_table() {
+    let readme = std::fs::read_to_string(repo_file("README.md")).unwrap();
+    assert!(
+        !readme.contains(BEGIN),
+        "README.md still has a key table block"
+    );
+    assert!(readme.contains(DOC), "README.md does not link to {DOC}");
 }
 
 #[test]
