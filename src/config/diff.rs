@@ -87,6 +87,8 @@ pub fn keep_running(new: &mut Config, running: &Config) {
     new.control_socket = running.control_socket.clone();
     new.log.format = running.log.format;
     new.limits.max_connections = running.limits.max_connections;
+    // The client keys may have changed with `listen`: compile the redactor afresh.
+    new.redactor = std::sync::OnceLock::new();
 }
 
 /// The restart-only keys whose value in `requested` differs from `running`.

@@ -11,9 +11,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use crate::redact::Redactor;
 use crate::translate::{ImagePolicy, ReasoningPolicy};
 
 /// A secret (provider token, client key, header value). Its `Debug` never prints the value.
@@ -62,6 +63,8 @@ pub struct Config {
     /// After a reload: keys whose file value differs from the running one but only take effect
     /// after a restart (the running value stays in force). Empty at start.
     pub waiting_for_restart: Vec<Change>,
+    /// Every secret above, compiled for redaction on first use (see [`Config::redactor`]).
+    pub(crate) redactor: OnceLock<Redactor>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -324,5 +327,24 @@ impl Config {
     /// Every upstream, the default one first.
     pub fn all_upstreams(&self) -> impl Iterator<Item = &Arc<Upstream>> {
         std::iter::once(&self.default_upstream).chain(self.upstreams.values())
+    }
+
+    /// Every secret this config holds: each upstream's token and `headers` values, and the
+    /// client keys.
+    pub fn secrets(&self) -> impl Iterator<Item = &str> {
+        let upstreams = self.all_upstreams().flat_map(|up| {
+            up.token
+                .iter()
+                .chain(up.headers.iter().map(|(_, v)| v))
+                .map(Secret::expose)
+        });
+        upstreams.chain(self.listen.client_keys.iter().map(Secret::expose))
+    }
+
+    /// The redactor for this snapshot's [`Config::secrets`]: the one every exit uses (add the
+    /// client's own bearer with [`Redactor::with_extra`]). Compiled once per snapshot, on first
+    /// use, so it always matches the config a request holds, across reloads.
+    pub fn redactor(&self) -> &Redactor {
+        self.redactor.get_or_init(|| Redactor::new(self.secrets()))
     }
 }

@@ -100,6 +100,7 @@ pub fn build(mut l: Layers<'_>, config_path: Option<PathBuf>) -> (Config, Layere
         pinned,
         pins: layered.pins.clone(),
         waiting_for_restart: Vec::new(),
+        redactor: std::sync::OnceLock::new(),
     };
     (config, layered)
 }

@@ -24,7 +24,6 @@ use std::time::{Duration, Instant};
 
 use self::write::Budget;
 use super::report::{CaptureReport, CaptureRequest};
-use crate::config::Config;
 use crate::redact::Redactor;
 
 /// How long a capture records unless told.
@@ -154,20 +153,6 @@ impl Capture {
         }
         Some(tap)
     }
-}
-
-/// The redactor for capture files: every secret the config holds (provider tokens, client
-/// keys, `upstream.headers` values) plus the client's own bearer.
-pub fn capture_redactor(cfg: &Config, bearer: Option<&str>) -> Redactor {
-    let upstreams = std::iter::once(&cfg.default_upstream).chain(cfg.upstreams.values());
-    let mut secrets: Vec<&str> = Vec::new();
-    for up in upstreams {
-        secrets.extend(up.token.as_ref().map(|t| t.expose()));
-        secrets.extend(up.headers.iter().map(|(_, v)| v.expose()));
-    }
-    secrets.extend(cfg.listen.client_keys.iter().map(|k| k.expose()));
-    secrets.extend(bearer);
-    Redactor::new(secrets)
 }
 
 /// A request id fit for a file name.

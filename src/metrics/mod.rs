@@ -24,7 +24,7 @@ pub mod summary;
 pub mod track;
 
 pub use book::{Metrics, SeriesTotals};
-pub use capture::{Capture, capture_redactor};
+pub use capture::Capture;
 pub use report::{CaptureReport, CaptureRequest, StatsReport, StatsRow};
 pub use summary::{Ended, Endpoint, Summary};
 pub use track::{Reply, Tracker};

@@ -19,8 +19,8 @@ use super::error::{ApiError, refusal_response};
 use super::secrets::{redact, secrets_of};
 use super::{destination, pump, request_body};
 use crate::config::Config;
+use crate::metrics::Tracker;
 use crate::metrics::capture::Part;
-use crate::metrics::{Tracker, capture_redactor};
 use crate::service::state::{RequestGuard, State};
 use crate::translate::refusal::ProviderRefusal;
 use crate::translate::reply::{Outcome, ReplyContext, translate_chat_completion_counted};
@@ -61,7 +61,10 @@ pub async fn handle(
     guard.set_upstream(&up.name);
     track.set_upstream(&up.name, Some(&dest.options.upstream_model));
     if state.capture.is_armed() {
-        let redactor = capture_redactor(&cfg, auth::bearer(&parts.headers));
+        let redactor = match auth::bearer(&parts.headers) {
+            Some(b) => cfg.redactor().with_extra(b),
+            None => cfg.redactor().clone(),
+        };
         let model = &dest.options.upstream_model;
         if let Some(mut tap) =
             state
