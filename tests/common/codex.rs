@@ -9,7 +9,7 @@
 //! - The generated `config.toml` keeps top-level keys before every table, turns off the
 //!   features that reach the network (plugins, analytics) and unbounded connection retries, and
 //!   uses small retry counts so that failures surface in seconds (see
-//!   `/work/tools/codex-notes.md`).
+//!   docs/codex-wire-notes.md).
 //! - `codex exec --strict-config --skip-git-repo-check --color never -C <work> -o <file>
 //!   -s workspace-write <prompt>` runs with stdin = /dev/null in its own process group; the
 //!   whole group is killed on timeout, on [`RunningCodex::kill`] and on drop.
@@ -49,7 +49,7 @@ pub fn codex_bin_or_skip(test: &str) -> Option<PathBuf> {
         ),
         None => {
             eprintln!(
-                "SKIPPED: {test}: CODEX_BIN is not set (e.g. CODEX_BIN=/work/tools/node_modules/.bin/codex)"
+                "SKIPPED: {test}: CODEX_BIN is not set (e.g. CODEX_BIN=node_modules/.bin/codex after `npm install @openai/codex@0.171.0`)"
             );
             None
         }
