@@ -11,7 +11,9 @@
 //!   fish and zsh installed they are picked up from where the installer put them and complete
 //!   a command name;
 //! - a packager install (`--prefix /usr --destdir`) puts them under `/usr/share`, where the
-//!   `.deb` assets in Cargo.toml take them from; `uninstall.sh` removes every one of them.
+//!   `.deb` assets in Cargo.toml take them from; `uninstall.sh` removes every one of them;
+//! - a reader that stops early (`shimctl completions bash | head -1`) ends shimctl with status
+//!   141 and nothing on stderr, as a tool killed by SIGPIPE would, not with a panic report.
 //!
 //! A missing shell or tool is skipped with a `SKIPPED:` line, and fails under `CI=true`
 //! (`.ci/run` installs them).
@@ -498,4 +500,21 @@ fn packager_staging_has_what_the_deb_assets_take_and_uninstall_removes_it() {
         }
     }
     assert!(left.is_empty(), "uninstall left {left:?}");
+}
+
+#[test]
+fn a_reader_that_stops_early_ends_shimctl_quietly_as_sigpipe_would() {
+    // `shimctl completions bash | head -1`: the reader is gone before shimctl writes.
+    for args in [&["completions", "bash"][..], &["completions", "zsh"][..]] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_shimctl"))
+            .args(args)
+            .stdout(writer)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.is_empty(), "shimctl {args:?} reported: {stderr}");
+        assert_eq!(out.status.code(), Some(141), "shimctl {args:?}");
+    }
 }

@@ -182,7 +182,29 @@ enum Command {
     },
 }
 
+/// `shimctl models --json | head` closes our stdout early; `print!` (and clap_complete's
+/// writer) then panic with the broken pipe. Rust ignores SIGPIPE, so end the way a C tool killed
+/// by it looks to the shell (status 128 + 13), quietly, instead of a panic report. Socket errors
+/// are `Result`s, never panics, so this only ever catches a closed stdout; every other panic
+/// keeps the default report.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.contains("Broken pipe") || message.contains("BrokenPipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_on_broken_pipe();
     let cli = Cli::parse();
     let env = Env::from_process();
     let client = Client::new(load::control_socket_path(cli.socket.as_deref(), &env));
