@@ -16,7 +16,8 @@
 //! - **`Origin`**: browsers send it on every cross-origin request and every POST, so a request
 //!   that carries one is refused unless that exact origin is in `listen.allowed_origins`
 //!   (then the reply carries the CORS headers that let that page read it; see [`preflight`]).
-//!   Codex sends no `Origin`.
+//!   A request without `Origin` that a browser marks `Sec-Fetch-Site: cross-site` or
+//!   `same-site` (an `<img>` or `<script>` GET) is refused too. Codex sends neither header.
 //! - **`Content-Type`** of a POST must be `application/json` (parameters allowed): the
 //!   one type a page cannot send cross-site without a preflight that [`check`] refuses.
 //!
@@ -32,6 +33,9 @@ use hyper::{HeaderMap, Method, Response, StatusCode, Uri};
 use super::body::ShimBody;
 use super::error::ApiError;
 use crate::config::Listen;
+
+/// Set by browsers on every request: whether the page that made it is of the same origin.
+const SEC_FETCH_SITE: &str = "sec-fetch-site";
 
 /// Longest piece of a refused `Host` or `Origin` quoted in the reply and the log line.
 const MAX_SHOWN: usize = 80;
@@ -97,7 +101,7 @@ pub fn preflight(pass: &Pass) -> Response<ShimBody> {
 fn check_origin(listen: &Listen, headers: &HeaderMap) -> Result<Option<HeaderValue>, ApiError> {
     let mut origins = headers.get_all(ORIGIN).iter();
     let Some(origin) = origins.next() else {
-        return Ok(None);
+        return check_fetch_site(headers).map(|()| None);
     };
     let listed = origins.next().is_none()
         && origin.to_str().is_ok_and(|o| {
@@ -118,6 +122,29 @@ fn check_origin(listen: &Listen, headers: &HeaderMap) -> Result<Option<HeaderVal
             ),
         ))
     }
+}
+
+/// A cross-site `GET` in `no-cors` mode (`<img src>`, `<script src>`) carries no `Origin`,
+/// but current browsers mark it `Sec-Fetch-Site: cross-site` (or `same-site`). Without an
+/// `Origin` to look up, such a request is refused: no listed page needs it (a `fetch` in
+/// `cors` mode sends `Origin`). `same-origin` and `none` (the user typed the address) pass.
+fn check_fetch_site(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(site) = headers.get(SEC_FETCH_SITE) else {
+        return Ok(());
+    };
+    let b = site.as_bytes();
+    if b.eq_ignore_ascii_case(b"same-origin") || b.eq_ignore_ascii_case(b"none") {
+        return Ok(());
+    }
+    Err(forbidden(
+        "origin_not_allowed",
+        format!(
+            "requests from web pages are refused: this one is Sec-Fetch-Site {} and names no \
+             Origin (a page listed in listen.allowed_origins must send its Origin, as fetch in \
+             cors mode does)",
+            shown(b)
+        ),
+    ))
 }
 
 fn check_host(listen: &Listen, uri: &Uri, headers: &HeaderMap) -> Result<(), ApiError> {

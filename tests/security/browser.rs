@@ -313,7 +313,28 @@ async fn an_origin_is_refused_unless_listed() {
         assert_eq!(a.status, 403, "{}", a.body);
         assert!(a.header("access-control-allow-origin").is_none());
     }
+    // An `<img src>` GET carries no Origin, but its browser says it is cross-site.
+    for site in ["cross-site", "same-site"] {
+        for (path, a) in every_endpoint(&d, &[("host", &host), ("sec-fetch-site", site)]).await {
+            assert_eq!(a.status, 403, "{site} {path}: {}", a.body);
+            assert!(
+                a.message().contains("listen.allowed_origins"),
+                "{}",
+                a.message()
+            );
+        }
+    }
     assert_nothing_upstream(&mock, "Origin");
+    // The user typing the address (`none`) is not a page.
+    let a = send(
+        &d,
+        "GET",
+        "/health",
+        &[("host", &host), ("sec-fetch-site", "none")],
+        "",
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

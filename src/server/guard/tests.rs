@@ -266,3 +266,35 @@ fn preflight_names_the_origin() {
             .contains("authorization")
     );
 }
+
+#[test]
+fn a_cross_site_fetch_without_origin_is_refused() {
+    let l = listen("127.0.0.1", &[], &["http://localhost:3000"]);
+    let get = |pairs: &[(&str, &str)]| {
+        check(
+            &l,
+            &Method::GET,
+            &Uri::from_static("/v1/models"),
+            &headers(pairs),
+            false,
+        )
+    };
+    for site in ["cross-site", "same-site", "Cross-Site", "bogus"] {
+        let e = get(&[("sec-fetch-site", site)]).unwrap_err();
+        assert_eq!(e.status, StatusCode::FORBIDDEN, "{site}");
+        assert!(
+            e.message.contains("listen.allowed_origins"),
+            "{}",
+            e.message
+        );
+    }
+    for site in ["same-origin", "none"] {
+        assert!(get(&[("sec-fetch-site", site)]).is_ok(), "{site}");
+    }
+    // A listed origin's cors fetch is cross-site and carries its Origin: served.
+    let listed = [
+        ("sec-fetch-site", "cross-site"),
+        ("origin", "http://localhost:3000"),
+    ];
+    assert!(get(&listed).is_ok());
+}
