@@ -318,6 +318,7 @@ async fn missing_token_is_a_401_naming_the_variable_and_the_client_header_is_use
     let r = client()
         .post(format!("{}/v1/responses", d.url()))
         .header("authorization", "Bearer client-token-xyz")
+        .header("content-type", "application/json")
         .body(codex_body(true).to_string())
         .send()
         .await

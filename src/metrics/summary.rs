@@ -133,6 +133,9 @@ const CODES: &[&str] = &[
     "upstream_timeout",
     "forbidden",
     "output_too_large",
+    "host_not_allowed",
+    "origin_not_allowed",
+    "unsupported_media_type",
 ];
 
 /// `code` if it is one of the known codes, else `other`.

@@ -2,6 +2,10 @@
 //! runs, and the [`Caller`] it leaves behind (the client's own token, when it may be
 //! forwarded). Which credential then goes upstream is decided with the route, in
 //! [`super::destination`].
+//!
+//! Only `cfg.listen` is read: the keys the listener started with. A reload copies the running
+//! `listen` into the configuration it swaps in (`keep_running` in src/config/diff.rs), so a
+//! file that drops the keys cannot switch the check off before a restart.
 
 use hyper::HeaderMap;
 use hyper::header::AUTHORIZATION;

@@ -1,7 +1,8 @@
 //! The HTTP front end Codex talks to: the accept loop, routing, and the handlers. It knows
 //! hyper and Codex; the provider is behind [`crate::upstream`] (docs/architecture.md).
 //!
-//! - [`routes`]: path/method dispatch, the per-request span, the client-key check ([`auth`]).
+//! - [`routes`]: path/method dispatch, the per-request span, the browser guard ([`guard`]),
+//!   the client-key check ([`auth`]).
 //! - [`responses`]: `POST /v1/responses`, top to bottom: [`request_body`], parse,
 //!   [`destination`], translate, upstream, reply ([`pump`] for streams).
 //! - [`pump`]: moves one upstream stream through the translator to the client.
@@ -14,6 +15,7 @@ pub mod auth;
 pub mod body;
 pub mod destination;
 pub mod error;
+pub mod guard;
 pub mod passthrough;
 pub mod pump;
 pub mod request_body;

@@ -1,4 +1,5 @@
-//! Path and method dispatch, with the per-request span, its tracker and the client-key check.
+//! Path and method dispatch, with the per-request span, its tracker, the browser guard
+//! ([`guard`]: `Host`, `Origin`, `Content-Type`) and the client-key check.
 //!
 //! Paths are accepted with and without the `/v1` prefix, so a Codex `base_url` of either
 //! `http://127.0.0.1:8797/v1` or `http://127.0.0.1:8797` works.
@@ -17,7 +18,7 @@ use tracing::Instrument;
 
 use super::body::{ShimBody, json_response};
 use super::error::ApiError;
-use super::{auth, passthrough, responses};
+use super::{auth, guard, passthrough, responses};
 use crate::metrics::{Endpoint, Tracker, expose};
 use crate::service::state::State;
 
@@ -132,13 +133,39 @@ async fn dispatch(
     req: Request<Incoming>,
     track: &mut Tracker,
 ) -> Response<ShimBody> {
+    // One snapshot for the whole request, held until its stream ends. Its `listen` is the
+    // one the listener started with: a reload never changes it (config::diff::keep_running).
+    let cfg = state.config();
+    // The key check comes first because a valid key lifts the guard's Host rule; its
+    // refusal is answered after the guard's, so a web page learns nothing more from it.
+    let admitted = auth::admit(&cfg, req.headers());
+    let keyed = matches!(&admitted, Ok(c) if c.keys_required);
+    let pass = match guard::check(&cfg.listen, req.method(), req.uri(), req.headers(), keyed) {
+        Ok(p) => p,
+        Err(e) => return e.reply(),
+    };
+    if req.method() == Method::OPTIONS && pass.cors_origin.is_some() {
+        return guard::preflight(&pass);
+    }
+    let mut resp = dispatch_route(state, cfg, admitted, req, track).await;
+    pass.decorate(&mut resp);
+    resp
+}
+
+async fn dispatch_route(
+    state: Arc<State>,
+    cfg: Arc<crate::config::Config>,
+    admitted: Result<auth::Caller, ApiError>,
+    req: Request<Incoming>,
+    track: &mut Tracker,
+) -> Response<ShimBody> {
     let path = req.uri().path().to_owned();
     let route = route_of(&path);
     let method = req.method().clone();
 
     if route == "/health" {
         return if method == Method::GET || method == Method::HEAD {
-            health(&state)
+            health(&cfg)
         } else {
             ApiError::method_not_allowed(&method, &path, "GET").into_response()
         };
@@ -159,9 +186,7 @@ async fn dispatch(
         return ApiError::method_not_allowed(&method, &path, allowed.as_str()).into_response();
     }
 
-    // One snapshot for the whole request, held until its stream ends.
-    let cfg = state.config();
-    let caller = match auth::admit(&cfg, req.headers()) {
+    let caller = match admitted {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
@@ -186,8 +211,7 @@ fn metrics(state: &State) -> Response<ShimBody> {
     r
 }
 
-fn health(state: &State) -> Response<ShimBody> {
-    let cfg = state.config();
+fn health(cfg: &crate::config::Config) -> Response<ShimBody> {
     let body = serde_json::json!({
         "ok": true,
         "upstream": cfg.default_upstream.url,
