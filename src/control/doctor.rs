@@ -1,7 +1,9 @@
 //! `shimctl doctor`: one line per check (`ok`, `warn` or `FAIL`), each problem with a fix.
 //!
 //! Checks, in order:
-//! - the daemon answers on its socket, and runs the same version as this `shimctl`;
+//! - the daemon answers on its socket, and runs the same version as this `shimctl` (a socket
+//!   that fails the checks of [`super::trust`] ends doctor there: one FAIL, nothing else);
+//! - the config file, and its directory, are not writable by group or other;
 //! - Codex's config files ([`crate::codex_toml::checks`]: syntax in plain words, duplicate keys,
 //!   keys under the wrong table, a selected provider pointing at the daemon's address, the
 //!   model catalog: exists, parses as Codex reads it, holds the configured model);
@@ -19,7 +21,7 @@
 
 use std::fmt::Write as _;
 
-use super::client::Client;
+use super::client::{Client, CtlError};
 use super::hints::{self, Os};
 use super::protocol::{CheckResult, Reply, Request, StatusReport, TokenUsed, UpstreamCheck};
 use super::render::{Style, client_addr};
@@ -105,6 +107,15 @@ pub async fn run(
         Ok(r) => Err(r
             .error
             .unwrap_or_else(|| "the daemon sent no status".to_owned())),
+        // Not "no daemon": whoever answered may be posing as one. No offline checks either:
+        // the socket is the problem to fix first, and this line says how.
+        Err(e @ CtlError::Untrusted { .. }) => {
+            return vec![Check::fail(
+                "daemon",
+                e.to_string(),
+                "nothing was sent to it and nothing else was checked; fix the socket as said,                  then run `shimctl doctor` again",
+            )];
+        }
         Err(e) => Err(e.to_string()),
     };
     match status {
