@@ -334,7 +334,13 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
             Ok(req) => handle(req.request, state, events).await,
         },
     };
+    // The one exit of every reply: status, errors, reload reports and upstream checks can all
+    // quote provider text, so the whole line passes the redactor of the config in force.
+    // Redacting the serialized line catches a secret in any field, in its JSON-escaped form
+    // too, and `***` needs no escaping, so the line stays valid JSON.
     let line = reply.to_line();
+    let config = state.config();
+    let line = config.redactor().redact(&line);
     let _ = tokio::time::timeout(REQUEST_TIMEOUT, async {
         stream.write_all(line.as_bytes()).await?;
         stream.flush().await?;

@@ -589,3 +589,44 @@ fn the_daemon_answers_no_client_of_another_uid() {
     assert!(d.logs().contains(&format!("peer_uid={B}")), "{}", d.logs());
     chmod(sock.parent().unwrap(), 0o700);
 }
+
+/// Sends one request line on `sock` and returns the reply line.
+fn exchange(sock: &Path, line: &str) -> String {
+    let mut s = UnixStream::connect(sock).unwrap();
+    s.write_all(line.as_bytes()).unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+#[test]
+fn control_replies_pass_the_redactor() {
+    // Not another user's attack, but the same socket's other promise: a reply never carries a
+    // secret of the config back out, whatever field it lands in. `resolve` echoes the model
+    // name it is given, so a "model" that is the token, or an encoding of it, must come back
+    // as `***` (the redactor is applied to the serialized line, at the one exit).
+    const TOKEN: &str = "sk-socket-reply-token-7f3a9c";
+    let d = Daemon::builder()
+        .token(TOKEN)
+        .upstream("http://127.0.0.1:9/v1")
+        .start();
+    let sock = d.control_socket().unwrap().to_owned();
+    let encoded: String = TOKEN.bytes().map(|b| format!("%{b:02X}")).collect();
+    for model in [
+        TOKEN.to_owned(),
+        format!("Bearer {TOKEN}"),
+        format!("x{encoded}y"),
+    ] {
+        let line = RequestLine::new(Request::Resolve {
+            model: model.clone(),
+        })
+        .to_line();
+        let answer = exchange(&sock, &line);
+        let reply = Reply::parse(answer.trim_end().as_bytes())
+            .unwrap_or_else(|e| panic!("redaction broke the JSON ({e}): {answer}"));
+        assert!(reply.ok, "{answer}");
+        assert!(!answer.contains(TOKEN), "{model}: {answer}");
+        assert!(!answer.contains(&encoded), "{model}: {answer}");
+        assert!(answer.contains("***"), "{model}: {answer}");
+    }
+}
