@@ -144,7 +144,10 @@ pub async fn run(
                 Ok(c) => Some(codex_checks(env, &base_url(&c.bind_addr())).0),
                 Err(_) => None,
             };
-            offline_report(&why, config.as_ref().err(), codex, os)
+            let mut checks = offline_report(&why, config.as_ref().err(), codex, os);
+            let path = config.as_ref().ok().and_then(|c| c.config_path.as_deref());
+            checks.extend(path.and_then(permission_check));
+            checks
         }
     }
 }
@@ -174,6 +177,7 @@ pub fn daemon_report(
             "fix the file (`shimctl check-config`), then `shimctl reload`",
         ));
     }
+    checks.extend(s.config_warning.as_deref().map(config_warning_check));
     checks.extend(codex_lines);
     match answer {
         UpstreamAnswer::Checked(list) if list.is_empty() => checks.push(Check::fail(
@@ -239,6 +243,20 @@ pub fn offline_report(
         ),
     ));
     checks
+}
+
+/// The config file (or its directory) is writable by others: a warning with its fix.
+fn permission_check(path: &std::path::Path) -> Option<Check> {
+    crate::config::paths::permission_warning(path).map(|w| config_warning_check(&w))
+}
+
+fn config_warning_check(warning: &str) -> Check {
+    Check::warn(
+        "config",
+        warning,
+        "take the write bit away from group and other, as said (the daemon re-reads the file \
+         whenever it changes)",
+    )
 }
 
 fn daemon_line(s: &StatusReport, os: Os) -> Check {

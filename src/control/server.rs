@@ -641,6 +641,10 @@ pub fn status(state: &State) -> StatusReport {
             .to_string(),
         client_keys_env: config.listen.client_keys_env.clone(),
         watch: Some(watch_status(&state.watch_state())),
+        config_warning: config
+            .config_path
+            .as_deref()
+            .and_then(crate::config::paths::permission_warning),
     }
 }
 

@@ -630,3 +630,91 @@ fn control_replies_pass_the_redactor() {
         assert!(answer.contains("***"), "{model}: {answer}");
     }
 }
+
+/// shimctl as ourselves against the socket `sock`, in a clean environment.
+fn shimctl_at(sock: &Path, home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_shimctl"))
+        .env_clear()
+        .env("HOME", home)
+        .env("CODEX_HOME", home.join("codex"))
+        .arg("--socket")
+        .arg(sock)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_config_writable_by_others_is_reported_in_the_log_status_and_doctor() {
+    // docs/security.md, "Careless configs": whoever can write the file decides where the
+    // token goes, and the daemon re-reads it on every change.
+    let b = Daemon::builder();
+    let config = b.dir().join("shared/config.yaml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    chmod(config.parent().unwrap(), 0o755);
+    std::fs::write(&config, "log: { level: info }\n").unwrap();
+    chmod(&config, 0o666);
+    let d = b
+        .arg("--config")
+        .arg(&config)
+        .upstream("http://127.0.0.1:9/v1")
+        .start();
+    let warning = format!(
+        "the config file {} is writable by other users (mode 0666)",
+        config.display()
+    );
+    let fix = format!("chmod go-w {}", config.display());
+    assert!(
+        d.wait_for_log(&warning, Duration::from_secs(10)),
+        "{}",
+        d.logs()
+    );
+    let sock = d.control_socket().unwrap().to_owned();
+    let home = d.dir().join("home");
+
+    let o = shimctl_at(&sock, &home, &["status", "--json"]);
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let field = s["config_warning"].as_str().unwrap_or_default();
+    assert!(field.contains(&warning) && field.contains(&fix), "{s}");
+    let o = shimctl_at(&sock, &home, &["status"]);
+    let out = text(&o);
+    assert!(
+        out.lines()
+            .any(|l| l.trim_start().starts_with("Warning:") && l.contains(&warning)),
+        "{out}"
+    );
+    let o = shimctl_at(&sock, &home, &["doctor"]);
+    let out = text(&o);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("warn  config") && l.contains(&fix)),
+        "{out}"
+    );
+
+    // Every reload says it again, applied or not.
+    let before = d.logs().matches(&warning).count();
+    let o = shimctl_at(&sock, &home, &["reload"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while d.logs().matches(&warning).count() <= before {
+        assert!(Instant::now() < deadline, "{}", d.logs());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // Fixed: gone from status at once, with no reload needed.
+    chmod(&config, 0o600);
+    let o = shimctl_at(&sock, &home, &["status", "--json"]);
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(s.get("config_warning").is_none(), "{s}");
+    // The directory counts too.
+    chmod(config.parent().unwrap(), 0o777);
+    let o = shimctl_at(&sock, &home, &["status", "--json"]);
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        s["config_warning"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("the directory of the config file"),
+        "{s}"
+    );
+}
