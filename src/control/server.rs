@@ -24,7 +24,6 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use interprocess::local_socket::tokio::Stream as LocalStream;
-use interprocess::local_socket::traits::StreamCommon as _;
 use interprocess::local_socket::traits::tokio::{Listener as _, Stream as _};
 use interprocess::local_socket::{GenericFilePath, ListenerOptions, ToFsName};
 use interprocess::os::unix::local_socket::ListenerOptionsExt;
@@ -274,21 +273,22 @@ async fn accept_loop(
                 // Only our own user gets an answer (the socket is 0600 in a 0700 directory,
                 // but root, or a descriptor passed on, could still reach it). No reply at
                 // all to anyone else: they learn nothing, not even our version.
-                match trust::peer_uid(&stream) {
-                    Ok(uid) if uid == me => {}
-                    peer => {
-                        let pid = stream.peer_creds().ok().and_then(|c| c.pid());
-                        match peer {
-                            Ok(uid) => tracing::warn!(
-                                peer_uid = uid,
-                                peer_pid = pid,
-                                "Control socket: refused a client of another user"
-                            ),
-                            Err(e) => tracing::warn!(
-                                error = %e,
-                                "Control socket: refused a client whose user cannot be known"
-                            ),
-                        }
+                match trust::peer(&stream) {
+                    Ok((uid, _)) if uid == me => {}
+                    Ok((uid, pid)) => {
+                        tracing::warn!(
+                            peer_uid = uid,
+                            peer_pid = pid,
+                            "Control socket: refused a client of another user"
+                        );
+                        drop(permit);
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::warn!(
+                            error = %e,
+                            "Control socket: refused a client whose user cannot be known"
+                        );
                         drop(permit);
                         continue;
                     }

@@ -6,7 +6,8 @@
 //!   and other (no bit of `0o077`). Another user who creates `/tmp/deepinfra-shim-$UID/`
 //!   first, or plants a symlink there, would otherwise serve `shimctl` a fake daemon.
 //! - [`check_peer`]: the uid the kernel reports for the process on the other end
-//!   (`SO_PEERCRED` on Linux, `getpeereid` on macOS) must be our effective uid. This is the
+//!   (`SO_PEERCRED` on Linux, `getpeereid` on macOS, through tokio's `UnixStream::peer_cred`)
+//!   must be our effective uid. This is the
 //!   check that cannot be raced: the directory rule narrows who could bind there, the peer
 //!   check proves who did. Root is refused too: a daemon answers only its own user, and
 //!   `shimctl` believes only a daemon of its own user.
@@ -106,16 +107,19 @@ pub fn effective_uid() -> io::Result<u32> {
     Ok(a.peer_cred()?.uid())
 }
 
+/// The peer's uid and pid on `stream`, from tokio's `peer_cred` on the Unix stream inside
+/// the local socket. (Not `interprocess`' own `peer_creds`: on Linux it fails when the peer's
+/// pid is not visible, as for a client outside the daemon's pid namespace, although the uid is
+/// known.)
+pub fn peer(stream: &interprocess::local_socket::tokio::Stream) -> io::Result<(u32, Option<i32>)> {
+    let interprocess::local_socket::tokio::Stream::UdSocket(s) = stream;
+    let cred = s.inner().peer_cred()?;
+    Ok((cred.uid(), cred.pid()))
+}
+
 /// The peer's uid on `stream`, or why it cannot be known.
-pub fn peer_uid<S: interprocess::local_socket::traits::StreamCommon>(
-    stream: &S,
-) -> io::Result<u32> {
-    stream.peer_creds()?.euid().ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::Unsupported,
-            "this system does not report who is on the other end of a socket",
-        )
-    })
+pub fn peer_uid(stream: &interprocess::local_socket::tokio::Stream) -> io::Result<u32> {
+    peer(stream).map(|(uid, _)| uid)
 }
 
 /// Ok when `peer` (the uid on the other end) is `me`; else why not, in words for `shimctl`.
