@@ -113,7 +113,8 @@ pub async fn run(
             return vec![Check::fail(
                 "daemon",
                 e.to_string(),
-                "nothing was sent to it and nothing else was checked; fix the socket as said,                  then run `shimctl doctor` again",
+                "nothing was sent to it and nothing else was checked; fix the socket as said, \
+                 then run `shimctl doctor` again",
             )];
         }
         Err(e) => Err(e.to_string()),
