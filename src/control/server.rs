@@ -72,7 +72,7 @@ pub enum ControlError {
         source: io::Error,
     },
     /// The directory fails the rule of [`trust::check_dir`]; `reason` names it and the fix.
-    #[error("refusing the control socket {}: {reason}", .dir.display())]
+    #[error("{reason}")]
     UnsafeDir { dir: PathBuf, reason: String },
     #[error("cannot tell which user we run as (needed to check the control socket): {source}")]
     Uid {
