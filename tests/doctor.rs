@@ -505,6 +505,12 @@ async fn smoke_fails_a_reply_without_a_terminal_event() {
     // A stand-in daemon: its control socket answers status and resolve, its HTTP side
     // streams an answer and closes without response.completed (the real daemon never does).
     let dir = tempfile::tempdir().unwrap();
+    // shimctl talks only to a socket in a private directory (docs/security.md).
+    std::fs::set_permissions(
+        dir.path(),
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o700),
+    )
+    .unwrap();
     let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = http.local_addr().unwrap();
     let socket = dir.path().join("fake.sock");

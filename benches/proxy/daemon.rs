@@ -26,6 +26,11 @@ pub struct Daemon {
 impl Daemon {
     pub fn start(bin: &PathBuf, upstream: &str) -> io::Result<Daemon> {
         let dir = tempfile::Builder::new().prefix("shim-bench").tempdir()?;
+        // It holds the control socket: the daemon refuses a directory others can enter.
+        std::fs::set_permissions(
+            dir.path(),
+            <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o700),
+        )?;
         for sub in ["config", "runtime", "home"] {
             std::fs::create_dir_all(dir.path().join(sub))?;
         }

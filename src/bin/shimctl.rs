@@ -305,8 +305,11 @@ fn refused(reply: &Reply) -> u8 {
     1
 }
 
-async fn fetch_status(client: &Client) -> Result<StatusReport, String> {
-    match client.request(Request::Status).await {
+/// The daemon's status, or why there is none. The outer error is a socket that cannot be
+/// trusted: the caller stops there, with no fallback to the local config (whoever answered
+/// may want exactly the requests that fallback would send).
+async fn fetch_status(client: &Client) -> Result<Result<StatusReport, String>, CtlError> {
+    Ok(match client.request(Request::Status).await {
         Ok(Reply {
             ok: true,
             status: Some(s),
@@ -315,8 +318,9 @@ async fn fetch_status(client: &Client) -> Result<StatusReport, String> {
         Ok(r) => Err(r
             .error
             .unwrap_or_else(|| "the daemon sent no status".to_owned())),
+        Err(e @ CtlError::Untrusted { .. }) => return Err(e),
         Err(e) => Err(e.to_string()),
-    }
+    })
 }
 
 async fn status(client: &Client, json: bool) -> u8 {
@@ -398,7 +402,10 @@ async fn reload(
 async fn check_config(client: &Client, path: Option<PathBuf>, env: &Env) -> u8 {
     let daemon_file = match &path {
         Some(_) => None,
-        None => Some(fetch_status(client).await),
+        None => match fetch_status(client).await {
+            Ok(s) => Some(s),
+            Err(e) => return ctl_failed(&e),
+        },
     };
     let (checked, result) = match (&path, daemon_file) {
         (Some(p), _) => {
@@ -508,7 +515,11 @@ async fn codex_config(
         .clone()
         .or(kept)
         .unwrap_or_else(|| codex_config::DEFAULT_MODEL.to_owned());
-    let mut block = match fetch_status(client).await {
+    let status = match fetch_status(client).await {
+        Ok(s) => s,
+        Err(e) => return ctl_failed(&e),
+    };
+    let mut block = match status {
         Ok(s) => {
             let route = match client
                 .request(Request::Resolve {
@@ -588,7 +599,7 @@ async fn codex_config(
     if let Some(path) = catalog_path {
         let config = match catalog_config(client, env).await {
             Ok(c) => c,
-            Err(lines) => return config_failed(lines),
+            Err(code) => return code,
         };
         let selection = match model_flag {
             Some(m) => catalog::Selection::Only(m),
@@ -650,15 +661,18 @@ async fn codex_config(
 
 /// The config the catalog describes: the running daemon's file and upstream URLs (flags may
 /// have changed them), else the config the daemon would load from this shell.
-async fn catalog_config(client: &Client, env: &Env) -> Result<Config, Vec<String>> {
-    let Ok(s) = fetch_status(client).await else {
-        return local_config(env);
+/// The error is the exit status, the reason printed.
+async fn catalog_config(client: &Client, env: &Env) -> Result<Config, u8> {
+    let s = match fetch_status(client).await {
+        Err(e) => return Err(ctl_failed(&e)),
+        Ok(Err(_)) => return local_config(env).map_err(config_failed),
+        Ok(Ok(s)) => s,
     };
     let config = match &s.config_path {
         Some(p) => load::check_file(std::path::Path::new(p), env),
         None => config::load(&DaemonCli::default(), env),
     }
-    .map_err(|e| e.lines())?;
+    .map_err(|e| config_failed(e.lines()))?;
     Ok(catalog::with_upstream_urls(
         config,
         s.upstreams
@@ -678,7 +692,7 @@ fn config_failed(lines: Vec<String>) -> u8 {
 async fn models(client: &Client, env: &Env, json: bool) -> u8 {
     let config = match catalog_config(client, env).await {
         Ok(c) => c,
-        Err(lines) => return config_failed(lines),
+        Err(code) => return code,
     };
     let cat = catalog::describe(&config, &catalog::Selection::All { also: vec![] }).await;
     if json {

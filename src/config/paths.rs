@@ -103,6 +103,14 @@ pub fn permission_warning(path: &Path) -> Option<String> {
     ))
 }
 
+/// Logs [`permission_warning`] for `path` as a WARN line: the daemon does so at start and at
+/// every reload, since a file others can write is re-read whenever they change it.
+pub fn log_permission_warning(path: Option<&Path>) {
+    if let Some((p, w)) = path.and_then(|p| Some((p, permission_warning(p)?))) {
+        tracing::warn!(path = %p.display(), "Config file not private: {w}");
+    }
+}
+
 /// Some(Some(mode)) when writable by group or other, Some(None) when not, None when it
 /// cannot be examined (missing file, or not a Unix system).
 #[cfg(unix)]

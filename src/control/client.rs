@@ -2,6 +2,11 @@
 //! [`RequestLine`], read one [`Reply`], with a time limit on the whole exchange.
 //!
 //! Errors say which socket was tried and, when nobody answers there, how to start the daemon.
+//!
+//! Before anything is sent, the socket's directory must pass [`trust::check_dir`] and the
+//! process serving it must run as our user ([`trust::check_peer`]); otherwise the request
+//! fails with [`CtlError::Untrusted`], which callers must not treat as "no daemon" (and fall
+//! back from), since whoever answered may be waiting for exactly that.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -11,6 +16,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::framing::{LineError, read_line_capped};
 use super::protocol::{MAX_REPLY, Reply, Request, RequestLine};
+use super::trust::{self, DirProblem, effective_uid};
 
 /// How to start the daemon (for this OS), for messages about a daemon that is not running.
 pub use super::hints::HOW_TO_START;
@@ -53,6 +59,11 @@ pub enum CtlError {
     },
     #[error("control socket {}: bad reply from the daemon: {message}", .path.display())]
     BadReply { path: PathBuf, message: String },
+    /// Someone answers, but the socket's directory fails the rule, or the one serving it is
+    /// not our user:
+    /// nothing was sent, and nothing may be believed (or used) from it.
+    #[error("refusing the control socket {}: {reason}", .path.display())]
+    Untrusted { path: PathBuf, reason: String },
 }
 
 impl CtlError {
@@ -97,20 +108,49 @@ impl Client {
     }
 
     async fn exchange(&self, req: Request) -> Result<Reply, CtlError> {
-        let mut stream = super::server::connect(&self.path)
-            .await
-            .map_err(|source| match source.kind() {
-                io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => {
-                    CtlError::NotRunning {
-                        path: self.path.clone(),
-                        source,
+        let untrusted = |reason: String| CtlError::Untrusted {
+            path: self.path.clone(),
+            reason,
+        };
+        let me = effective_uid().map_err(|e| {
+            untrusted(format!(
+                "cannot tell which user this is ({e}), so nobody can be trusted"
+            ))
+        })?;
+        let stream =
+            super::server::connect(&self.path)
+                .await
+                .map_err(|source| match source.kind() {
+                    io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => {
+                        CtlError::NotRunning {
+                            path: self.path.clone(),
+                            source,
+                        }
                     }
-                }
-                _ => CtlError::Connect {
-                    path: self.path.clone(),
-                    source,
-                },
-            })?;
+                    // Refused entry (a directory of another user's, say): when the directory
+                    // fails the rule, that is the message worth reading.
+                    _ => match trust::check_dir(&trust::socket_dir(&self.path), me) {
+                        Err(p @ DirProblem::Unsafe(_)) => untrusted(p.to_string()),
+                        _ => CtlError::Connect {
+                            path: self.path.clone(),
+                            source,
+                        },
+                    },
+                })?;
+        // Someone answers: before a byte is sent, the directory must pass the rule and the
+        // process on the other end must be our user. (Connecting tells nobody anything they
+        // could not see by watching their own socket; a missing socket is just "not running".)
+        match trust::check_dir(&trust::socket_dir(&self.path), me) {
+            Ok(()) => {}
+            Err(DirProblem::Missing) => {
+                return Err(untrusted(
+                    "its directory disappeared while we connected".to_owned(),
+                ));
+            }
+            Err(p) => return Err(untrusted(p.to_string())),
+        }
+        trust::check_peer(trust::peer_uid(&stream), me).map_err(untrusted)?;
+        let mut stream = stream;
         let io_err = |source| CtlError::Io {
             path: self.path.clone(),
             source,

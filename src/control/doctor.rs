@@ -1,7 +1,9 @@
 //! `shimctl doctor`: one line per check (`ok`, `warn` or `FAIL`), each problem with a fix.
 //!
 //! Checks, in order:
-//! - the daemon answers on its socket, and runs the same version as this `shimctl`;
+//! - the daemon answers on its socket, and runs the same version as this `shimctl` (a socket
+//!   that fails the checks of [`super::trust`] ends doctor there: one FAIL, nothing else);
+//! - the config file, and its directory, are not writable by group or other;
 //! - Codex's config files ([`crate::codex_toml::checks`]: syntax in plain words, duplicate keys,
 //!   keys under the wrong table, a selected provider pointing at the daemon's address, the
 //!   model catalog: exists, parses as Codex reads it, holds the configured model);
@@ -19,7 +21,7 @@
 
 use std::fmt::Write as _;
 
-use super::client::Client;
+use super::client::{Client, CtlError};
 use super::hints::{self, Os};
 use super::protocol::{CheckResult, Reply, Request, StatusReport, TokenUsed, UpstreamCheck};
 use super::render::{Style, client_addr};
@@ -105,6 +107,16 @@ pub async fn run(
         Ok(r) => Err(r
             .error
             .unwrap_or_else(|| "the daemon sent no status".to_owned())),
+        // Not "no daemon": whoever answered may be posing as one. No offline checks either:
+        // the socket is the problem to fix first, and this line says how.
+        Err(e @ CtlError::Untrusted { .. }) => {
+            return vec![Check::fail(
+                "daemon",
+                e.to_string(),
+                "nothing was sent to it and nothing else was checked; fix the socket as said, \
+                 then run `shimctl doctor` again",
+            )];
+        }
         Err(e) => Err(e.to_string()),
     };
     match status {
@@ -133,7 +145,10 @@ pub async fn run(
                 Ok(c) => Some(codex_checks(env, &base_url(&c.bind_addr())).0),
                 Err(_) => None,
             };
-            offline_report(&why, config.as_ref().err(), codex, os)
+            let mut checks = offline_report(&why, config.as_ref().err(), codex, os);
+            let path = config.as_ref().ok().and_then(|c| c.config_path.as_deref());
+            checks.extend(path.and_then(permission_check));
+            checks
         }
     }
 }
@@ -163,6 +178,7 @@ pub fn daemon_report(
             "fix the file (`shimctl check-config`), then `shimctl reload`",
         ));
     }
+    checks.extend(s.config_warning.as_deref().map(config_warning_check));
     checks.extend(codex_lines);
     match answer {
         UpstreamAnswer::Checked(list) if list.is_empty() => checks.push(Check::fail(
@@ -228,6 +244,20 @@ pub fn offline_report(
         ),
     ));
     checks
+}
+
+/// The config file (or its directory) is writable by others: a warning with its fix.
+fn permission_check(path: &std::path::Path) -> Option<Check> {
+    crate::config::paths::permission_warning(path).map(|w| config_warning_check(&w))
+}
+
+fn config_warning_check(warning: &str) -> Check {
+    Check::warn(
+        "config",
+        warning,
+        "take the write bit away from group and other, as said (the daemon re-reads the file \
+         whenever it changes)",
+    )
 }
 
 fn daemon_line(s: &StatusReport, os: Os) -> Check {

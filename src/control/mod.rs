@@ -7,7 +7,8 @@
 //! - [`client`]: the `shimctl` side: one request, one reply, errors that say how to start us.
 //! - [`check_upstreams`]: the daemon side of `check-upstreams` (each upstream asked with the
 //!   daemon's own token).
-//! - [`framing`]: reading one capped line.
+//! - [`framing`]: reading one capped line; [`trust`]: who may be on the other end (the socket
+//!   directory rule, peer credentials).
 //! - [`render`], [`codex_config`], [`doctor`], [`smoke`]: what `shimctl` prints (pure where
 //!   possible, so the binary only parses arguments, asks, and prints); [`hints`]: the commands
 //!   those messages suggest, for the OS at hand.
@@ -26,6 +27,7 @@ pub mod render_stats;
 pub mod server;
 pub mod smoke;
 pub mod stats;
+pub mod trust;
 
 pub use client::{Client, CtlError};
 pub use protocol::{Reply, Request, RequestLine, StatusReport};

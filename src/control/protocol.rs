@@ -285,6 +285,11 @@ pub struct StatusReport {
     /// What the config file watcher watches.
     #[serde(default)]
     pub watch: Option<WatchStatus>,
+    /// Set when the config file, or its directory, is writable by group or other (whoever can
+    /// write it decides where the token goes): the warning, with its fix. Checked at each
+    /// `status`, so fixing the mode clears it at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_warning: Option<String>,
 }
 
 /// The config file watcher in `status`.

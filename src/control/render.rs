@@ -152,6 +152,9 @@ pub fn status_for(s: &StatusReport, st: Style, client: &str) -> String {
             },
         ));
     }
+    if let Some(w) = &s.config_warning {
+        rows.push(("Warning", st.red(w)));
+    }
     rows.push((
         "Loaded",
         format!(

@@ -1,15 +1,17 @@
 //! The daemon side of the control socket.
 //!
-//! [`spawn`] prepares the socket's directory (created 0700), refuses to start when another
-//! daemon answers on the socket, replaces a stale socket file nobody listens on, binds (socket
-//! file 0600) and serves connections until the returned [`ControlServer`] is dropped, which
-//! also removes the socket file (only if it is still ours).
+//! [`spawn`] prepares the socket's directory (created 0700; an existing one must pass the rule
+//! of [`super::trust::check_dir`]), refuses to start when another daemon answers on the
+//! socket, replaces a stale socket file nobody listens on, binds (socket file 0600) and serves
+//! connections until the returned [`ControlServer`] is dropped, which also removes the socket
+//! file (only if it is still ours). A client whose uid is not ours is closed unanswered.
 //!
 //! Each connection carries one request line and gets one reply line (see
 //! [`super::protocol`]). A connection is bounded in size ([`MAX_LINE`], checked before the
 //! buffer grows past it) and time ([`REQUEST_TIMEOUT`] to send the whole line, the same to take
 //! the reply), and at most [`MAX_CONNECTIONS`] are served at once, so a client that sends
-//! garbage or never finishes cannot hurt the daemon.
+//! garbage or never finishes cannot hurt the daemon. Every reply passes the config's redactor
+//! on its way out (in [`serve_connection`], the one place replies are written).
 //!
 //! `reload` does not reload here: it goes to the daemon's main loop as
 //! [`Event::Reload`], the same path as SIGHUP and the file watcher; `plan-reload` goes there
@@ -28,6 +30,7 @@ use interprocess::os::unix::local_socket::ListenerOptionsExt;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use super::framing::{LineError, read_line_capped};
+use super::trust::{self, DirProblem};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -68,8 +71,14 @@ pub enum ControlError {
         #[source]
         source: io::Error,
     },
-    #[error("control socket directory {}: {reason}", .dir.display())]
+    /// The directory fails the rule of [`trust::check_dir`]; `reason` names it and the fix.
+    #[error("{reason}")]
     UnsafeDir { dir: PathBuf, reason: String },
+    #[error("cannot tell which user we run as (needed to check the control socket): {source}")]
+    Uid {
+        #[source]
+        source: io::Error,
+    },
     #[error("cannot replace the stale control socket {}: {source}", .path.display())]
     RemoveStale {
         path: PathBuf,
@@ -113,11 +122,12 @@ pub async fn spawn(
     events: mpsc::UnboundedSender<Event>,
     path: &Path,
 ) -> Result<ControlServer, ControlError> {
-    prepare_dir(path)?;
+    let me = trust::effective_uid().map_err(|source| ControlError::Uid { source })?;
+    prepare_dir(path, me)?;
     clear_stale(path).await?;
     let listener = bind(path)?;
     let identity = file_identity(path);
-    let task = tokio::spawn(accept_loop(listener, state, events));
+    let task = tokio::spawn(accept_loop(listener, state, events, me));
     tracing::debug!(path = %path.display(), "Control socket ready");
     Ok(ControlServer {
         path: path.to_owned(),
@@ -126,61 +136,31 @@ pub async fn spawn(
     })
 }
 
-/// Creates the socket's directory 0700 if missing. An existing directory must not let other
-/// users swap our socket: refused when owned by another (non-root) user, or world-writable
-/// without the sticky bit.
-fn prepare_dir(path: &Path) -> Result<(), ControlError> {
-    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
-        _ => PathBuf::from("."),
+/// Creates the socket's directory 0700 if missing, then holds it to the rule of
+/// [`trust::check_dir`] (also when we just created it: a directory someone made in between
+/// is not ours). A directory that fails is refused, not repaired: it may belong to someone
+/// who is waiting for our socket.
+fn prepare_dir(path: &Path, me: u32) -> Result<(), ControlError> {
+    use std::os::unix::fs::DirBuilderExt;
+    let dir = trust::socket_dir(path);
+    let unsafe_dir = |dir: &Path, reason: String| ControlError::UnsafeDir {
+        dir: dir.to_owned(),
+        reason,
     };
-    match std::fs::metadata(&dir) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)
-            .map_err(|source| ControlError::CreateDir { dir, source }),
-        Err(source) => Err(ControlError::CreateDir { dir, source }),
-        Ok(m) if !m.is_dir() => Err(ControlError::UnsafeDir {
-            dir,
-            reason: "exists and is not a directory".to_owned(),
-        }),
-        Ok(m) => {
-            let me = crate::config::load::Env::from_process().uid();
-            if let Some(me) = me
-                && m.uid() != me
-                && m.uid() != 0
-            {
-                return Err(ControlError::UnsafeDir {
-                    dir,
-                    reason: format!(
-                        "owned by uid {}, not by us (uid {me}); refusing to put the control \
-                             socket there",
-                        m.uid()
-                    ),
-                });
-            }
-            if m.mode() & 0o002 != 0 && m.mode() & 0o1000 == 0 {
-                return Err(ControlError::UnsafeDir {
-                    dir,
-                    reason: "is world-writable without the sticky bit; anyone could replace the \
-                             socket"
-                        .to_owned(),
-                });
-            }
-            if m.mode() & 0o077 != 0 {
-                // Not ours to chmod (it may be /tmp or a home directory); the socket itself
-                // is 0600, which is what Linux checks on connect.
-                tracing::warn!(
-                    dir = %dir.display(),
-                    mode = format!("{:o}", m.mode() & 0o777),
-                    "The control socket's directory is accessible to other users; a dedicated 0700 directory is safer"
-                );
-            }
-            Ok(())
-        }
+    match trust::check_dir(&dir, me) {
+        Ok(()) => return Ok(()),
+        Err(DirProblem::Missing) => {}
+        Err(p) => return Err(unsafe_dir(&dir, p.to_string())),
     }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .map_err(|source| ControlError::CreateDir {
+            dir: dir.clone(),
+            source,
+        })?;
+    trust::check_dir(&dir, me).map_err(|p| unsafe_dir(&dir, p.to_string()))
 }
 
 /// A socket file someone answers on means another daemon: refuse. One nobody answers on is
@@ -281,6 +261,7 @@ async fn accept_loop(
     listener: interprocess::local_socket::tokio::Listener,
     state: Arc<State>,
     events: mpsc::UnboundedSender<Event>,
+    me: u32,
 ) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
@@ -289,6 +270,29 @@ async fn accept_loop(
         };
         match listener.accept().await {
             Ok(stream) => {
+                // Only our own user gets an answer (the socket is 0600 in a 0700 directory,
+                // but root, or a descriptor passed on, could still reach it). No reply at
+                // all to anyone else: they learn nothing, not even our version.
+                match trust::peer(&stream) {
+                    Ok((uid, _)) if uid == me => {}
+                    Ok((uid, pid)) => {
+                        tracing::warn!(
+                            peer_uid = uid,
+                            peer_pid = pid,
+                            "Control socket: refused a client of another user"
+                        );
+                        drop(permit);
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::warn!(
+                            error = %e,
+                            "Control socket: refused a client whose user cannot be known"
+                        );
+                        drop(permit);
+                        continue;
+                    }
+                }
                 let state = Arc::clone(&state);
                 let events = events.clone();
                 tokio::spawn(async move {
@@ -330,7 +334,13 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
             Ok(req) => handle(req.request, state, events).await,
         },
     };
+    // The one exit of every reply: status, errors, reload reports and upstream checks can all
+    // quote provider text, so the whole line passes the redactor of the config in force.
+    // Redacting the serialized line catches a secret in any field, in its JSON-escaped form
+    // too, and `***` needs no escaping, so the line stays valid JSON.
     let line = reply.to_line();
+    let config = state.config();
+    let line = config.redactor().redact(&line);
     let _ = tokio::time::timeout(REQUEST_TIMEOUT, async {
         stream.write_all(line.as_bytes()).await?;
         stream.flush().await?;
@@ -631,6 +641,10 @@ pub fn status(state: &State) -> StatusReport {
             .to_string(),
         client_keys_env: config.listen.client_keys_env.clone(),
         watch: Some(watch_status(&state.watch_state())),
+        config_warning: config
+            .config_path
+            .as_deref()
+            .and_then(crate::config::paths::permission_warning),
     }
 }
 

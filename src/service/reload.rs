@@ -68,6 +68,7 @@ pub enum ReloadOutcome {
 /// the daemon's own (flags and environment stay pinned; only the file is read again).
 pub async fn reload(state: &State, cli: &Cli, env: &Env, source: &'static str) -> ReloadOutcome {
     notify::reloading();
+    crate::config::paths::log_permission_warning(load::config_path(cli, env).0.as_deref());
     let outcome = match plan(state, cli, env, None).await {
         Ok(plan) => apply(state, plan, source),
         Err(e) => {

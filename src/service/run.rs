@@ -90,6 +90,7 @@ pub async fn run(d: Daemon) -> i32 {
         "Listening on http://{local}"
     );
     Summary::of(&state).log();
+    crate::config::paths::log_permission_warning(state.config().config_path.as_deref());
     spawn_watchdog(Arc::clone(&state));
     spawn_timer_anchor();
     notify::ready(&summary::status_line(&state));

@@ -425,12 +425,16 @@ impl Daemon {
 
     /// A builder for another binary path.
     pub fn builder_for(bin: impl Into<PathBuf>) -> DaemonBuilder {
+        let dir = tempfile::Builder::new()
+            .prefix("dshim-test-")
+            .tempdir()
+            .expect("daemon harness: temp dir");
+        // It holds the control socket, and the daemon refuses a socket directory that other
+        // users can enter (tempfile creates it 0777 minus the umask).
+        set_mode_0700(dir.path());
         DaemonBuilder {
             bin: bin.into(),
-            dir: tempfile::Builder::new()
-                .prefix("dshim-test-")
-                .tempdir()
-                .expect("daemon harness: temp dir"),
+            dir,
             args: Vec::new(),
             envs: Vec::new(),
             config_yaml: None,

@@ -272,3 +272,26 @@ fn codex_findings_come_from_the_files() {
     assert_eq!(side.env_key.as_deref(), Some("MY_KEY"));
     assert_eq!(side.model.as_deref(), Some("m"));
 }
+
+#[test]
+fn a_config_writable_by_others_is_a_warning_with_its_fix() {
+    let env = Env::from_pairs(Vec::<(String, String)>::new());
+    let mut s = status();
+    s.config_warning = Some(
+        "the config file /h/c.yaml is writable by other users (mode 0666); whoever can write \
+         it decides where your provider token is sent: run chmod go-w /h/c.yaml"
+            .into(),
+    );
+    let answer = UpstreamAnswer::Checked(vec![check(
+        "default",
+        CheckResult::Valid,
+        TokenUsed::Daemon,
+        Some(200),
+    )]);
+    let checks = daemon_report(&s, vec![], &CodexSide::default(), &answer, &env, Os::Linux);
+    let text = render(&checks, Style::PLAIN);
+    assert!(
+        line(&text, "warn  config").contains("chmod go-w /h/c.yaml"),
+        "{text}"
+    );
+}

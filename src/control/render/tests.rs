@@ -48,6 +48,7 @@ fn sample() -> StatusReport {
         last_reload: None,
         pins: vec![],
         watch: None,
+        config_warning: None,
     }
 }
 
@@ -320,4 +321,21 @@ fn a_version_mismatch_is_shown() {
     // Everything the daemon sent is still there.
     let back: StatusReport = serde_json::from_value(json).unwrap();
     assert_eq!(back, s);
+}
+
+#[test]
+fn a_config_writable_by_others_is_a_warning_row_only_when_set() {
+    let mut s = sample();
+    assert!(!status(&s, Style::PLAIN).contains("Warning:"));
+    s.config_warning =
+        Some("the config file /h/c.yaml is writable by other users (mode 0666)".into());
+    let text = status(&s, Style::PLAIN);
+    assert!(
+        text.contains("    Warning: the config file /h/c.yaml is writable by other users"),
+        "{text}"
+    );
+    // Older daemons send no such field; a status without it still parses, and one without
+    // a warning does not grow the field.
+    let json = serde_json::to_value(sample()).unwrap();
+    assert!(json.get("config_warning").is_none(), "{json}");
 }
