@@ -30,16 +30,33 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::time::Instant;
 
 use crate::service::state::State;
 
 /// How long a client may take to send a request's headers.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How often at most a failed accept (EMFILE: out of descriptors) is logged; the lines in
+/// between are counted and the count goes with the next one.
+const ACCEPT_ERROR_LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// How long the accept loop pauses after a failed accept, so that running out of
+/// descriptors does not spin a core.
+const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
+
+/// How often a connection waiting for a free slot asks a stalled body to give way again.
+const WAIT_FOR_SLOT_TICK: Duration = Duration::from_millis(250);
+
 /// Accepts connections until `stop` turns true, then returns the tracker of the connections
 /// still open, so the caller can drain them (HTTP/1.1 keep-alive connections that are idle
 /// close at once; connections with a request in flight finish it first).
+///
+/// At most [`connection_cap`] connections are open at once, each holding a permit until it
+/// closes: past the cap the loop stops accepting (new connections wait in the kernel's
+/// queue), and a request body stalled past its grace gives way to the waiting connection
+/// ([`request_body::evict_stalled`]). Streams in progress are never cut.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<State>,
@@ -51,16 +68,36 @@ pub async fn serve(
         .timer(TokioTimer::new())
         // A client that opens a connection and never sends its headers is dropped.
         .header_read_timeout(HEADER_READ_TIMEOUT);
+    let cap = connection_cap(state.config().limits.max_connections, descriptor_room());
+    let slots = Arc::new(Semaphore::new(cap));
+    let mut accept_errors = Throttle::default();
+    let mut full = Throttle::default();
     loop {
         tokio::select! {
             accepted = listener.accept() => {
                 let (tcp, peer) = match accepted {
                     Ok(x) => x,
                     Err(e) => {
-                        // EMFILE and friends: back off instead of spinning.
-                        tracing::warn!(error = %e, "Accept failed");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        // EMFILE and friends: a stalled body gives way, and we back off
+                        // instead of spinning, with one log line per interval.
+                        let evicted = request_body::evict_stalled();
+                        if let Some(count) = accept_errors.hit() {
+                            tracing::warn!(error = %e, count, evicted, "Accept failed (counting every failure since the last line)");
+                        }
+                        tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
                         continue;
+                    }
+                };
+                let permit = match Arc::clone(&slots).try_acquire_owned() {
+                    Ok(p) => p,
+                    Err(_) => {
+                        if let Some(count) = full.hit() {
+                            tracing::warn!(cap, count, "At the connection limit (limits.max_connections); new connections wait for a free slot");
+                        }
+                        let Some(p) = wait_for_slot(&slots, &mut stop).await else {
+                            break;
+                        };
+                        p
                     }
                 };
                 let _ = tcp.set_nodelay(true);
@@ -72,6 +109,8 @@ pub async fn serve(
                 let conn = http.serve_connection(TokioIo::new(tcp), svc);
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
+                    // The slot is free again when the connection is closed.
+                    let _permit = permit;
                     if let Err(e) = conn.await {
                         tracing::debug!(%peer, error = %e, "Connection ended with an error");
                     }
@@ -81,4 +120,102 @@ pub async fn serve(
         }
     }
     graceful
+}
+
+/// Waits for a connection slot, asking a stalled body to give way now and then. `None` when
+/// the daemon is told to stop meanwhile.
+async fn wait_for_slot(
+    slots: &Arc<Semaphore>,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<OwnedSemaphorePermit> {
+    loop {
+        request_body::evict_stalled();
+        tokio::select! {
+            p = Arc::clone(slots).acquire_owned() => return p.ok(),
+            _ = stop.changed() => return None,
+            _ = tokio::time::sleep(WAIT_FOR_SLOT_TICK) => {}
+        }
+    }
+}
+
+/// The connection cap: `limits.max_connections`, lowered to half the descriptors the process
+/// may still open (`room`; each client connection may need one more toward the provider, and
+/// the control socket and config reads need theirs), so the cap is reached before the
+/// descriptor limit is.
+pub fn connection_cap(max_connections: usize, room: Option<usize>) -> usize {
+    let cap = match room {
+        Some(room) if room / 2 < max_connections => {
+            let lowered = (room / 2).max(1);
+            tracing::warn!(
+                max_connections,
+                lowered,
+                "limits.max_connections is more than the descriptor limit allows (ulimit -n, LimitNOFILE=); using the lower cap"
+            );
+            lowered
+        }
+        _ => max_connections,
+    };
+    cap.max(1)
+}
+
+/// Descriptors this process may still open: its soft `RLIMIT_NOFILE` less those open now.
+/// Read from /proc (Linux); `None` elsewhere or when it cannot be read.
+fn descriptor_room() -> Option<usize> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let soft: usize = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))?
+        .split_whitespace()
+        .nth(3)?
+        .parse()
+        .ok()?;
+    let open = std::fs::read_dir("/proc/self/fd").ok()?.count();
+    Some(soft.saturating_sub(open))
+}
+
+/// At most one log line per [`ACCEPT_ERROR_LOG_EVERY`], counting the events in between.
+#[derive(Default)]
+struct Throttle {
+    last: Option<Instant>,
+    count: u64,
+}
+
+impl Throttle {
+    /// Counts one event; the count so far when a line is due.
+    fn hit(&mut self) -> Option<u64> {
+        self.count += 1;
+        let now = Instant::now();
+        if self
+            .last
+            .is_some_and(|t| now.duration_since(t) < ACCEPT_ERROR_LOG_EVERY)
+        {
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.count))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cap_stays_below_the_descriptor_limit() {
+        assert_eq!(connection_cap(1024, None), 1024);
+        assert_eq!(connection_cap(1024, Some(4000)), 1024);
+        assert_eq!(connection_cap(1024, Some(40)), 20);
+        assert_eq!(connection_cap(4, Some(1)), 1);
+        assert!(descriptor_room().is_none_or(|r| r > 0));
+    }
+
+    #[test]
+    fn the_throttle_counts_what_it_does_not_log() {
+        let mut t = Throttle::default();
+        assert_eq!(t.hit(), Some(1));
+        assert_eq!(t.hit(), None);
+        assert_eq!(t.hit(), None);
+        t.last = Some(Instant::now() - ACCEPT_ERROR_LOG_EVERY);
+        assert_eq!(t.hit(), Some(3));
+    }
 }
