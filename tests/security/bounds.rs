@@ -497,6 +497,50 @@ async fn past_max_connections_a_new_connection_waits_and_streams_are_not_cut() {
     );
 }
 
+/// At the cap, connections without a request in flight give way: idle keep-alive connections
+/// and connections that never finish their headers do not make a new one wait for hyper's
+/// 30 s header timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_max_connections_idle_and_header_stalled_connections_give_way() {
+    let d = daemon("upstream:\n  url: http://127.0.0.1:9/v1\nlimits:\n  max_connections: 4\n");
+    let addr = d.addr;
+    let (took, held) = tokio::task::spawn_blocking(move || {
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            // Keep-alive: answered, then left open and silent.
+            let mut s = TcpStream::connect(addr).unwrap();
+            let head = format!("GET /health HTTP/1.1\r\nhost: {addr}\r\n\r\n");
+            s.write_all(head.as_bytes()).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).unwrap();
+            assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+            held.push(s);
+        }
+        for _ in 0..2 {
+            // Half a request head, then nothing.
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.write_all(format!("GET /health HTTP/1.1\r\nhost: {addr}\r\n").as_bytes())
+                .unwrap();
+            held.push(s);
+        }
+        let started = Instant::now();
+        let answer = raw_exchange(
+            addr,
+            &get_head(addr, "/health"),
+            b"",
+            Duration::from_secs(20),
+        );
+        let (status, _) = answer.expect("the fifth is served");
+        assert_eq!(status, 200);
+        (started.elapsed(), held)
+    })
+    .await
+    .unwrap();
+    assert!(took < Duration::from_secs(5), "the fifth waited {took:?}");
+    drop(held);
+}
+
 // ---------------------------------------------------------------------------------------------
 // What the upstream sends back.
 
