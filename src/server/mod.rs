@@ -284,10 +284,12 @@ pub fn connection_cap(max_connections: usize, room: Option<usize>) -> usize {
     let cap = match room {
         Some(room) if room / 2 < max_connections => {
             let lowered = (room / 2).max(1);
-            tracing::warn!(
+            // Info, not a warning: a shell's usual `ulimit -n` of 1024 does this, and the
+            // lower cap is the right one for it.
+            tracing::info!(
                 max_connections,
                 lowered,
-                "limits.max_connections is more than the descriptor limit allows (ulimit -n, LimitNOFILE=); using the lower cap"
+                "Connection cap lowered below limits.max_connections to fit the descriptor limit (ulimit -n, LimitNOFILE=)"
             );
             lowered
         }
