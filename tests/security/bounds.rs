@@ -380,6 +380,64 @@ async fn stalled_bodies_beyond_the_descriptor_limit_get_408_and_starve_nobody() 
     );
 }
 
+/// Away from the connection cap, the plain deadline: a body that stops, and one that trickles
+/// a byte a second (never pausing 10 s), both get their 408 after about 10 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_or_trickling_body_gets_408_after_its_deadline() {
+    let d = daemon("upstream:\n  url: http://127.0.0.1:9/v1\n");
+    let addr = d.addr;
+    let clients: Vec<_> = [false, true]
+        .into_iter()
+        .map(|trickle| {
+            std::thread::spawn(move || {
+                let started = Instant::now();
+                let mut s = TcpStream::connect(addr).unwrap();
+                s.set_read_timeout(Some(Duration::from_millis(1000)))
+                    .unwrap();
+                s.write_all(post_head(addr, "/v1/responses", 1000).as_bytes())
+                    .unwrap();
+                s.write_all(b"{\"model\":").unwrap();
+                loop {
+                    let mut buf = [0u8; 4096];
+                    match s.read(&mut buf) {
+                        Ok(n) if n > 0 => {
+                            let mut rest = buf[..n].to_vec();
+                            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                            if let Ok(m) = s.read(&mut buf) {
+                                rest.extend_from_slice(&buf[..m]);
+                            }
+                            return (
+                                String::from_utf8_lossy(&rest).into_owned(),
+                                started.elapsed(),
+                            );
+                        }
+                        Ok(_) => return (String::new(), started.elapsed()),
+                        Err(_) if started.elapsed() > Duration::from_secs(30) => {
+                            return (String::new(), started.elapsed());
+                        }
+                        Err(_) if trickle => {
+                            let _ = s.write_all(b" ");
+                        }
+                        Err(_) => {}
+                    }
+                }
+            })
+        })
+        .collect();
+    for (i, c) in clients.into_iter().enumerate() {
+        let (answer, at) = c.join().unwrap();
+        assert!(answer.starts_with("HTTP/1.1 408"), "client {i}: {answer}");
+        assert!(
+            answer.contains("request_body_timeout"),
+            "client {i}: {answer}"
+        );
+        assert!(
+            at > Duration::from_millis(9500) && at < Duration::from_secs(14),
+            "client {i} answered after {at:?}"
+        );
+    }
+}
+
 /// A body over `limits.max_body_bytes` from a client that writes all of it before it reads
 /// (most clients do): it gets the 413, not a connection reset. With and without
 /// `content-length`.
