@@ -603,36 +603,47 @@ async fn at_max_connections_idle_and_header_stalled_connections_give_way() {
 // What the upstream sends back.
 
 /// `GET /v1/models` through aliases (the daemon reads the list whole) with an upstream that
-/// sends half its body and stalls: a timeout error within the upstream's timeout, not a hang.
+/// sends half its body and stalls, or trickles a byte every 300 ms (never silent for the idle
+/// timeout): a timeout error within about the upstream's timeout, not a hang.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stalled_model_list_ends_with_a_timeout() {
-    let upstream = Raw::start(|_, mut sock| async move {
-        let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{\"data\":[";
-        let _ = sock.write_all(head.as_bytes()).await;
-        tokio::time::sleep(Duration::from_secs(60)).await;
-    })
-    .await;
-    let d = daemon(&format!(
-        "upstream:\n  url: {}\n  timeout_ms: 1500\nmodels:\n  alias: {{ model: m }}\n",
-        upstream.url()
-    ));
-    let addr = d.addr;
-    let started = Instant::now();
-    let answer = tokio::task::spawn_blocking(move || {
-        raw_exchange(
-            addr,
-            &get_head(addr, "/v1/models"),
-            b"",
-            Duration::from_secs(20),
-        )
-    })
-    .await
-    .unwrap();
-    let took = started.elapsed();
-    let (status, text) = answer.expect("an answer");
-    assert_eq!(status, 504, "{text}");
-    assert_eq!(error_of(&text)["code"], "upstream_timeout");
-    assert!(took < Duration::from_secs(5), "took {took:?}");
+async fn a_stalled_or_trickling_model_list_ends_with_a_timeout() {
+    for trickle in [false, true] {
+        let upstream = Raw::start(move |_, mut sock| async move {
+            let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{\"data\":[";
+            let _ = sock.write_all(head.as_bytes()).await;
+            for _ in 0..200 {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                if trickle && sock.write_all(b" ").await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await;
+        let d = daemon(&format!(
+            "upstream:\n  url: {}\n  timeout_ms: 1500\nmodels:\n  alias: {{ model: m }}\n",
+            upstream.url()
+        ));
+        let addr = d.addr;
+        let started = Instant::now();
+        let answer = tokio::task::spawn_blocking(move || {
+            raw_exchange(
+                addr,
+                &get_head(addr, "/v1/models"),
+                b"",
+                Duration::from_secs(20),
+            )
+        })
+        .await
+        .unwrap();
+        let took = started.elapsed();
+        let (status, text) = answer.expect("an answer");
+        assert_eq!(status, 504, "trickle {trickle}: {text}");
+        assert_eq!(error_of(&text)["code"], "upstream_timeout");
+        assert!(
+            took < Duration::from_secs(5),
+            "trickle {trickle}: took {took:?}"
+        );
+    }
 }
 
 /// An 80 MB streamed reply of small deltas: the stream ends with `response.failed`
