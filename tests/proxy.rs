@@ -642,7 +642,12 @@ async fn a_slow_client_does_not_make_the_daemon_buffer_the_whole_reply() {
         chunks,
         end: End::Finish,
     });
-    let d = start(&mock);
+    // Above the 32 MiB (limits.max_output_bytes would end the reply at 16 MiB).
+    let d = Daemon::builder()
+        .upstream(mock.url())
+        .token(TOKEN)
+        .config_yaml("limits:\n  max_output_bytes: 67108864\n")
+        .start();
     let mut resp = post(&d, "/v1/responses", codex_body(true).to_string()).await;
     assert_eq!(resp.status().as_u16(), 200);
     // The client stops reading: the daemon must stop reading from the upstream too.

@@ -398,6 +398,14 @@ fn checked_in_unit_has_the_documented_settings() {
     ] {
         assert_eq!(unit.get(s, key), value, "{key}");
     }
+    // docs/security.md#bounds: enough descriptors for limits.max_connections' default (1024
+    // client connections and one upstream connection each), no core dumps holding the token,
+    // and the cgroup limits a user manager is delegated.
+    assert!(unit.get(s, "LimitNOFILE").parse::<u32>().unwrap() > 2 * 1024);
+    assert_eq!(unit.get(s, "LimitCORE"), "0");
+    let memory = unit.get(s, "MemoryMax");
+    assert!(memory.ends_with('G') || memory.ends_with('M'), "{memory}");
+    assert!(unit.get(s, "TasksMax").parse::<u32>().unwrap() >= 512);
     // Options that need a mount namespace (unavailable to many user managers) stay out, and
     // so does anything newer than Debian 12's systemd 252.
     for key in unit.keys() {
@@ -527,6 +535,12 @@ fn plist_template_parses_and_has_the_launchagent_keys() {
         !read(&path).contains("DEEPINFRA_TOKEN="),
         "no token in a world-readable plist"
     );
+    // docs/security.md#bounds: the unit's LimitNOFILE= and LimitCORE=0.
+    assert_eq!(
+        p["SoftResourceLimits"],
+        serde_json::json!({ "NumberOfFiles": 4096, "Core": 0 })
+    );
+    assert_eq!(p["HardResourceLimits"], serde_json::json!({ "Core": 0 }));
 }
 
 /// The XML text with its `<!-- … -->` comments removed.

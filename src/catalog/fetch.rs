@@ -128,4 +128,25 @@ mod tests {
         assert!(e.starts_with(&format!("GET {base}/models")), "{e}");
         assert!(!e.contains("secret-token"));
     }
+
+    /// A list that moved is not fetched from where it points (the token would go along):
+    /// the error names the status and the host.
+    #[tokio::test]
+    async fn a_redirected_list_is_an_error_naming_the_target_host() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}/v1", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = sock.read(&mut buf).await;
+            let reply = "HTTP/1.1 301 Moved Permanently\r\nlocation: https://lists.example/v1/models?k=1\r\ncontent-length: 0\r\n\r\n";
+            let _ = sock.write_all(reply.as_bytes()).await;
+        });
+        let e = fetch_models(&base, Some("secret-token"), &[], TIMEOUT)
+            .await
+            .unwrap_err();
+        assert!(e.contains("301 redirecting to lists.example"), "{e}");
+        assert!(!e.contains("k=1") && !e.contains("secret-token"), "{e}");
+    }
 }

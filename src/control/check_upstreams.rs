@@ -211,6 +211,39 @@ mod tests {
         );
     }
 
+    /// A token check answered by a redirect: the request is not sent on, and the check
+    /// reports the 3xx with the host it pointed to (doctor then says to set the final URL).
+    #[tokio::test]
+    async fn a_redirected_token_check_reports_the_status_and_host() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let mut buf = [0u8; 8192];
+                let _ = sock.read(&mut buf).await;
+                let reply = "HTTP/1.1 308 Permanent Redirect\r\nlocation: https://moved.example/v1/chat/completions\r\ncontent-length: 0\r\n\r\n";
+                let _ = sock.write_all(reply.as_bytes()).await;
+            }
+        });
+        let yaml = format!("upstream: {{ url: 'http://{addr}/v1' }}\n");
+        let c = config(&yaml, &[("DEEPINFRA_TOKEN", "sk-aaaaaaaaaaaa")]);
+        let check = check_one(
+            &UpstreamClient::new(),
+            &c,
+            &c.default_upstream,
+            Some("m".into()),
+        )
+        .await;
+        assert_eq!(check.status, Some(308));
+        assert_eq!(check.result, CheckResult::Error);
+        let message = check.message.unwrap();
+        assert!(
+            message.contains("redirecting to moved.example"),
+            "{message}"
+        );
+    }
+
     #[test]
     fn which_token_a_request_would_carry() {
         let c = config(YAML, &[("DEEPINFRA_TOKEN", "sk-aaaaaaaaaaaa")]);

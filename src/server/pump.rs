@@ -65,6 +65,7 @@ pub async fn start(p: Pump) -> Response<ShimBody> {
         mut track,
     } = p;
     let mut out = Vec::with_capacity(8 * 1024);
+    translator.set_max_output(state.config().limits.max_output_bytes);
     translator.start(&mut out);
     let mut parser = SseParser::new(MAX_EVENT_BYTES);
     if let Some(item) = next_ready(&mut body).await {

@@ -21,6 +21,9 @@ pub struct UpstreamStream {
     /// The upstream's base URL, for error messages.
     url: String,
     idle: Duration,
+    /// When the whole body must be in ([`Self::with_deadline`]); none for chat replies, which
+    /// may legitimately take many minutes.
+    deadline: Option<(tokio::time::Instant, Duration)>,
 }
 
 impl UpstreamStream {
@@ -29,7 +32,15 @@ impl UpstreamStream {
             chunks: Box::pin(resp.bytes_stream()),
             url: url.to_owned(),
             idle,
+            deadline: None,
         }
+    }
+
+    /// Limits [`Self::next_chunk`] and the `read_*` methods to `limit` from now for the whole
+    /// body, so a body that trickles (never silent for the idle timeout) still ends.
+    pub(super) fn with_deadline(mut self, limit: Duration) -> Self {
+        self.deadline = Some((tokio::time::Instant::now() + limit, limit));
+        self
     }
 
     /// Longest silence allowed between two chunks (the upstream's `timeout`).
@@ -44,9 +55,20 @@ impl UpstreamStream {
 
     /// The next chunk, or [`UpstreamError::Idle`] when none came within the idle timeout.
     pub async fn next_chunk(&mut self) -> Option<Result<Bytes, UpstreamError>> {
-        match tokio::time::timeout(self.idle, self.next()).await {
+        let idle = tokio::time::Instant::now() + self.idle;
+        let due = match self.deadline {
+            Some((at, _)) if at < idle => at,
+            _ => idle,
+        };
+        match tokio::time::timeout_at(due, self.next()).await {
             Ok(item) => item,
-            Err(_) => Some(Err(self.idle_error())),
+            Err(_) => match self.deadline {
+                Some((at, limit)) if at == due => Some(Err(UpstreamError::Deadline {
+                    url: self.url.clone(),
+                    secs: limit.as_secs().max(1),
+                })),
+                _ => Some(Err(self.idle_error())),
+            },
         }
     }
 

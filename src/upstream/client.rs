@@ -39,7 +39,8 @@ impl UpstreamClient {
     }
 
     /// Sends `req` and waits at most `wait` for the response headers. `base` (the upstream's
-    /// base URL) is what error messages name.
+    /// base URL) is what error messages name. A 3xx is [`UpstreamError::Redirect`]: every
+    /// request the project makes to a provider goes through here, so none follows or relays one.
     pub(super) async fn send(
         &self,
         req: reqwest::RequestBuilder,
@@ -51,6 +52,16 @@ impl UpstreamClient {
                 url: base.to_owned(),
                 secs: wait.as_secs().max(1),
             }),
+            // Not followed (the policy above) and not relayed either: a 3xx handed to a
+            // client could be followed by it, and says nothing a user can act on.
+            Ok(Ok(resp)) if resp.status().is_redirection() => Err(UpstreamError::redirect(
+                base,
+                resp.status().as_u16(),
+                resp.url(),
+                resp.headers()
+                    .get(reqwest::header::LOCATION)
+                    .map(|v| v.as_bytes()),
+            )),
             Ok(Ok(resp)) => Ok(resp),
             Ok(Err(e)) => Err(UpstreamError::from_reqwest(e, base)),
         }

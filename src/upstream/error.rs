@@ -48,6 +48,17 @@ pub enum UpstreamError {
     /// The request could not be made at all (e.g. a URL that does not parse).
     #[error("cannot make a request to upstream {url}: {reason}")]
     Request { url: String, reason: String },
+    /// A 3xx: never followed, since it would carry the prompt, the token and the
+    /// `upstream.headers` secrets to wherever the provider points (docs/security.md#bounds).
+    /// `to` is the Location's host (or "an address it did not give").
+    #[error(
+        "upstream {url} answered {status} redirecting to {to}; deepinfra-shim does not follow redirects: set the upstream's url (upstream.url or upstreams.NAME.url) to the final address"
+    )]
+    Redirect {
+        url: String,
+        status: u16,
+        to: String,
+    },
 }
 
 impl UpstreamError {
@@ -62,7 +73,9 @@ impl UpstreamError {
     pub fn is_retryable(&self) -> bool {
         match self {
             UpstreamError::Status { status, .. } => *status == 429 || *status >= 500,
-            UpstreamError::TooLarge { .. } | UpstreamError::Request { .. } => false,
+            UpstreamError::TooLarge { .. }
+            | UpstreamError::Request { .. }
+            | UpstreamError::Redirect { .. } => false,
             _ => true,
         }
     }
@@ -94,6 +107,36 @@ impl UpstreamError {
             }
             UpstreamError::TooLarge { limit, .. } => format!("larger than {limit} bytes"),
             UpstreamError::Status { status, .. } => format!("answered HTTP {status}"),
+            UpstreamError::Redirect { status, to, .. } => {
+                format!("answered {status} redirecting to {to} (redirects are never followed)")
+            }
+        }
+    }
+
+    /// The error for a 3xx reply to a request sent to `request_url`: the host its `Location`
+    /// points to (resolved against the request's URL, so a relative one names the upstream's
+    /// own host), never the rest of the Location, whose path or query could hold anything.
+    pub(super) fn redirect(
+        base: &str,
+        status: u16,
+        request_url: &reqwest::Url,
+        location: Option<&[u8]>,
+    ) -> UpstreamError {
+        let to = location
+            .and_then(|l| std::str::from_utf8(l).ok())
+            .and_then(|l| request_url.join(l.trim()).ok())
+            .and_then(|u| {
+                let host = u.host_str()?.to_owned();
+                Some(match u.port() {
+                    Some(p) => format!("{host}:{p}"),
+                    None => host,
+                })
+            })
+            .unwrap_or_else(|| "an address it did not give".to_owned());
+        UpstreamError::Redirect {
+            url: base.to_owned(),
+            status,
+            to,
         }
     }
 
@@ -187,6 +230,36 @@ mod tests {
         let status = |status| UpstreamError::Status { url: url(), status };
         assert!(!status(404).is_retryable());
         assert!(status(429).is_retryable() && status(503).is_retryable());
+    }
+
+    #[test]
+    fn a_redirect_names_its_status_and_target_host_only() {
+        let req = reqwest::Url::parse("https://api.example.com/v1/chat/completions").unwrap();
+        let e = UpstreamError::redirect(
+            "https://api.example.com/v1",
+            307,
+            &req,
+            Some(b"https://other.example:8443/steal?token=sk-x"),
+        );
+        let text = e.to_string();
+        assert!(
+            text.contains("307 redirecting to other.example:8443"),
+            "{text}"
+        );
+        assert!(text.contains("does not follow redirects"), "{text}");
+        assert!(!text.contains("steal") && !text.contains("sk-x"), "{text}");
+        assert!(!e.is_retryable() && !e.is_timeout());
+        // Relative: the upstream's own host. Missing: said so.
+        let rel = UpstreamError::redirect("b", 301, &req, Some(b"/v2/chat"));
+        assert!(
+            rel.to_string().contains("redirecting to api.example.com;"),
+            "{rel}"
+        );
+        let none = UpstreamError::redirect("b", 302, &req, None);
+        assert!(
+            none.cause()
+                .contains("302 redirecting to an address it did not give")
+        );
     }
 
     #[test]

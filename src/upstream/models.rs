@@ -23,7 +23,8 @@ pub fn models_url(base: &str, query: Option<&str>) -> String {
 }
 
 impl UpstreamClient {
-    /// `GET {url}/models[?query]` for a client, relayed as it is.
+    /// `GET {url}/models[?query]` for a client, relayed as it is; the body within
+    /// `upstream.timeout_ms` of its headers, whole (a relayed list is then cut off).
     pub async fn relay_models(
         &self,
         up: &Upstream,
@@ -34,7 +35,10 @@ impl UpstreamClient {
         let headers = up.headers.iter().map(|(n, v)| (n.as_str(), v.expose()));
         let req = with_credentials(req, headers, bearer);
         let resp = self.send(req, &up.url, up.timeout).await?;
-        Ok(Relayed::new(resp, up))
+        let mut relayed = Relayed::new(resp, up);
+        // A list is small: all of it within the upstream's timeout, however it trickles.
+        relayed.body = relayed.body.with_deadline(up.timeout);
+        Ok(relayed)
     }
 
     /// The body of a successful `GET url` (a model list), within `limit` for the whole

@@ -6,7 +6,7 @@
 //! streamed) for a model the upstream serves is authenticated by every provider we know of,
 //! and costs a dozen prompt tokens. It carries the daemon's own credentials for that upstream
 //! (its token, its extra headers), never a client's; the client follows no redirects, so a
-//! 3xx comes back as it is; and the provider's message is read with every credential it was
+//! 3xx comes back as its status, with the host it pointed to; and the provider's message is read with every credential it was
 //! sent removed (before it is cut to length).
 
 use std::time::{Duration, Instant};
@@ -69,7 +69,19 @@ impl UpstreamClient {
         let req = with_credentials(req, headers, bearer);
         let started = Instant::now();
         let exchange = async {
-            let resp = self.send(req, &up.url, limit).await?;
+            let resp = match self.send(req, &up.url, limit).await {
+                Ok(resp) => resp,
+                // A redirect is an answer, and doctor says how to fix it (the final address).
+                Err(e @ UpstreamError::Redirect { status, .. }) => {
+                    return Ok(TokenProbe {
+                        status,
+                        message: Some(e.cause()),
+                        elapsed: started.elapsed(),
+                        sent_token: bearer.is_some(),
+                    });
+                }
+                Err(e) => return Err(e),
+            };
             let status = resp.status();
             let message = if status.is_success() {
                 // The one token is not needed; dropping the body ends the request.

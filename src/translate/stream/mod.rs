@@ -70,7 +70,17 @@ pub struct StreamTranslator {
     counts: Counts,
     /// A silent translator keeps the terminal Response object here.
     final_response: Option<Vec<u8>>,
+    /// Bytes of model output (reasoning, text, tool call names, ids and arguments) taken in
+    /// so far, and the most allowed ([`Self::set_max_output`]).
+    taken: usize,
+    max_output: usize,
 }
+
+/// The default of [`StreamTranslator::set_max_output`]: `limits.max_output_bytes`' default.
+pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 16 * 1024 * 1024;
+
+/// The `response.failed` code of a reply that outgrew [`StreamTranslator::set_max_output`].
+pub const MAX_OUTPUT_CODE: &str = "max_output_bytes";
 
 impl StreamTranslator {
     pub fn new(ctx: ReplyContext) -> Self {
@@ -78,9 +88,20 @@ impl StreamTranslator {
     }
 
     /// A translator that writes no events and keeps the terminal Response object instead
-    /// ([`Self::take_response`]): the non-streamed reply.
+    /// ([`Self::take_response`]): the non-streamed reply. No output cap: its input is one
+    /// whole reply, already bounded (`upstream::limits::MAX_JSON_REPLY`).
     pub(crate) fn silent(ctx: ReplyContext) -> Self {
-        Self::with_output(Output::new(ctx, true))
+        let mut t = Self::with_output(Output::new(ctx, true));
+        t.max_output = usize::MAX;
+        t
+    }
+
+    /// The most model output one reply may accumulate (`limits.max_output_bytes`): the
+    /// translator keeps every item's text and arguments for `response.completed`, so this is
+    /// what bounds its memory. Past it the reply ends with `response.failed`
+    /// ([`MAX_OUTPUT_CODE`]).
+    pub fn set_max_output(&mut self, bytes: usize) {
+        self.max_output = bytes;
     }
 
     fn with_output(output: Output) -> Self {
@@ -94,6 +115,8 @@ impl StreamTranslator {
             usage: None,
             counts: Counts::default(),
             final_response: None,
+            taken: 0,
+            max_output: DEFAULT_MAX_OUTPUT_BYTES,
         }
     }
 
@@ -217,6 +240,9 @@ impl StreamTranslator {
         };
         if let Some(delta) = choice.delta.or(choice.message) {
             self.on_delta(delta, out);
+            if self.phase == Phase::Terminated {
+                return;
+            }
         }
         if let Some(err) = choice.error.as_ref().filter(|e| !e.is_null()) {
             self.fail_upstream(err, out);
@@ -240,11 +266,26 @@ impl StreamTranslator {
     }
 
     fn on_delta(&mut self, delta: ChatDelta<'_>, out: &mut Vec<u8>) {
+        let others = delta_size(&delta);
         // Some servers (vLLM during its rename) send the same text under both names.
         let reasoning = delta
             .reasoning_content
             .filter(|r| !r.0.is_empty())
             .or(delta.reasoning);
+        let size = reasoning.as_ref().map_or(0, |r| r.0.len()) + others;
+        self.taken = self.taken.saturating_add(size);
+        if self.taken > self.max_output {
+            let message = format!(
+                "the reply grew past {} bytes of output (limits.max_output_bytes); raise limits.max_output_bytes to allow longer replies",
+                self.max_output
+            );
+            tracing::warn!(
+                limit = self.max_output,
+                "Reply outgrew limits.max_output_bytes; ending it"
+            );
+            self.terminate_failed(MAX_OUTPUT_CODE, &message, out);
+            return;
+        }
         if let Some(r) = reasoning {
             self.output.reasoning_delta(&r.0, out);
         }
@@ -348,6 +389,23 @@ impl StreamTranslator {
             );
         }
     }
+}
+
+/// Bytes of output a delta brings besides its reasoning: text, tool call ids, names and
+/// arguments.
+fn delta_size(delta: &ChatDelta<'_>) -> usize {
+    let function = |f: &chunk::FunctionDelta<'_>| {
+        f.name.as_ref().map_or(0, |n| n.0.len()) + f.arguments.as_ref().map_or(0, |a| a.0.len())
+    };
+    let calls: usize = delta
+        .tool_calls
+        .iter()
+        .flatten()
+        .map(|c| c.id.as_ref().map_or(0, |i| i.0.len()) + c.function.as_ref().map_or(0, function))
+        .sum();
+    delta.content.as_ref().map_or(0, |c| c.0.len())
+        + calls
+        + delta.function_call.as_ref().map_or(0, function)
 }
 
 /// Why a finished reply is incomplete, if it is: the provider's `length` or `content_filter`,

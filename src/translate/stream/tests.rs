@@ -1308,3 +1308,50 @@ fn an_upstream_event_that_is_not_utf8_is_skipped() {
     assert_eq!(concat_deltas(&evs, "response.output_text.delta"), "ok");
     assert_eq!(tr.outcome(), &Outcome::Completed);
 }
+
+/// `limits.max_output_bytes`: text, reasoning and tool arguments all count; past the cap the
+/// reply ends with one `response.failed` naming the setting, and nothing after it is taken.
+#[test]
+fn output_past_the_cap_ends_the_reply_with_response_failed() {
+    let delta = |d: Value| format!("{}", serde_json::json!({"choices":[{"index":0,"delta":d}]}));
+    for first in [
+        serde_json::json!({"content": "x".repeat(60)}),
+        serde_json::json!({"reasoning_content": "y".repeat(60)}),
+        serde_json::json!({"tool_calls":[{"index":0,"id":"c1","function":{"name":"shell","arguments":"z".repeat(60)}}]}),
+    ] {
+        let mut t = StreamTranslator::new(ctx());
+        t.set_max_output(100);
+        let mut out = Vec::new();
+        t.start(&mut out);
+        t.push_data(delta(first.clone()).as_bytes(), &mut out);
+        assert!(!t.is_terminated(), "{first}: under the cap");
+        t.push_data(
+            delta(serde_json::json!({"content": "w".repeat(60)})).as_bytes(),
+            &mut out,
+        );
+        assert!(t.is_terminated(), "{first}: over the cap");
+        t.push_data(
+            delta(serde_json::json!({"content": "more"})).as_bytes(),
+            &mut out,
+        );
+        t.push_data(b"[DONE]", &mut out);
+        let evs = events(&out);
+        let resp = terminal(&evs);
+        assert_eq!(resp["status"], "failed");
+        assert_eq!(resp["error"]["code"], MAX_OUTPUT_CODE);
+        let message = resp["error"]["message"].as_str().unwrap();
+        assert!(message.contains("limits.max_output_bytes"), "{message}");
+        assert!(!out.windows(4).any(|w| w == b"more"));
+        assert!(matches!(t.outcome(), Outcome::Failed { code, .. } if code == MAX_OUTPUT_CODE));
+    }
+    // Exactly at the cap is allowed.
+    let mut t = StreamTranslator::new(ctx());
+    t.set_max_output(60);
+    let mut out = Vec::new();
+    t.push_data(
+        delta(serde_json::json!({"content": "x".repeat(60)})).as_bytes(),
+        &mut out,
+    );
+    t.push_data(b"[DONE]", &mut out);
+    assert_eq!(t.outcome(), &Outcome::Completed);
+}
