@@ -273,7 +273,11 @@ mod tests {
             reason,
         };
         let api = ApiError::from(&e).redacted(&Redactor::new([token]));
-        assert!(api.message.len() <= MAX_MESSAGE_BYTES, "{}", api.message.len());
+        assert!(
+            api.message.len() <= MAX_MESSAGE_BYTES,
+            "{}",
+            api.message.len()
+        );
         assert!(!api.message.contains(&token[..12]), "{}", api.message);
         assert!(api.message.contains("***"), "{}", api.message);
     }

@@ -81,8 +81,7 @@ pub async fn handle(
             model,
             redactor.clone(),
             Instant::now(),
-        )
-        {
+        ) {
             tap.headers(&parts.headers);
             tap.push(Part::CodexRequest, &bytes);
             track.capture(tap);

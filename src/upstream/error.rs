@@ -207,7 +207,7 @@ mod tests {
         let token = "sk-live-0123456789abcdefghij";
         let e = UpstreamError::Connect {
             url: url(),
-            reason: format!("{} {token}", "y".repeat(949)),
+            reason: format!("{} {token} {}", "y".repeat(949), "z".repeat(100)),
         };
         let m = e.redacted(&Redactor::new([token]));
         assert!(m.len() <= MAX_MESSAGE_BYTES && m.ends_with('…'), "{m}");
@@ -216,7 +216,11 @@ mod tests {
             url: url(),
             reason: format!("peer said {token}"),
         };
-        assert!(short.redacted(&Redactor::new([token])).ends_with("peer said ***"));
+        assert!(
+            short
+                .redacted(&Redactor::new([token]))
+                .ends_with("peer said ***")
+        );
     }
 
     #[test]

@@ -89,7 +89,8 @@ fn is_rfc850_date(v: &str) -> bool {
         return false;
     };
     let d: Vec<&str> = date.split('-').collect();
-    day.strip_suffix(',').is_some_and(|d| LONG_DAYS.contains(&d))
+    day.strip_suffix(',')
+        .is_some_and(|d| LONG_DAYS.contains(&d))
         && matches!(d.as_slice(), [dd, mon, yy] if digits(dd, 2) && MONTHS.contains(mon) && digits(yy, 2))
         && is_time(time)
 }
