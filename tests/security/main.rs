@@ -13,7 +13,6 @@
 #![allow(clippy::unwrap_used, clippy::disallowed_methods)]
 
 #[path = "../common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 mod bounds;
