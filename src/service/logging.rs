@@ -17,11 +17,12 @@
 //! `upstream.headers` value, in each form `crate::redact` knows). Logging starts before the
 //! daemon's state exists, so [`LogControl`] owns the cell the writer reads, and the state fills
 //! it at start and on every config swap ([`LogControl::follow`]). Journald output is sent as
-//! native fields by `tracing-journald`, which takes no writer: there the redaction done at
-//! each exit in the code (every field that carries provider text) is the only one.
+//! native fields by `tracing-journald`, which takes no writer: [`journal`] redacts the fields
+//! before that layer sees them, with the same cell.
 //!
 //! [`viewer`] is the other end: how `shimctl logs` finds these lines again.
 
+mod journal;
 mod text;
 pub mod viewer;
 
@@ -215,6 +216,10 @@ pub fn init(format: LogFormat, level: &str) -> LogControl {
                 let layer = layer
                     .with_syslog_identifier("deepinfra-shim".into())
                     .with_priority_mappings(journal_priorities());
+                let layer = journal::Redacted {
+                    inner: layer,
+                    secrets: Arc::clone(&secrets),
+                };
                 let _ = registry.with(layer).try_init();
             }
             Err(e) => {
