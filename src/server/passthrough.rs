@@ -51,7 +51,9 @@ pub async fn chat(
     let peek: Peek = match serde_json::from_slice(&bytes) {
         Ok(p) => p,
         Err(e) => {
+            // serde's message may quote a value of the body.
             return ApiError::bad_request("invalid_json", format!("invalid JSON body: {e}"))
+                .redacted(&redactor)
                 .into_response();
         }
     };

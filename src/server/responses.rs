@@ -46,14 +46,21 @@ pub async fn handle(
     let span = tracing::Span::current();
 
     let (parts, body) = req.into_parts();
+    // Every secret the config holds, and the bearer this client sent (a provider token of
+    // its own when no client keys are set).
+    let redactor = match auth::bearer(&parts.headers) {
+        Some(b) => cfg.redactor().with_extra(b),
+        None => cfg.redactor().clone(),
+    };
     let bytes = match request_body::read(&parts.headers, body, cfg.max_body_bytes).await {
         Ok(b) => b,
         Err(e) => return e.reply(),
     };
 
+    // A parse error may quote the request (a secret the client pasted in, for the log).
     let parsed = match parse_request(&bytes) {
         Ok(p) => p,
-        Err(e) => return ApiError::from(e).reply(),
+        Err(e) => return ApiError::from(e).redacted(&redactor).reply(),
     };
     span.record("model", parsed.model.as_str());
     track.set_model(&parsed.model, cfg.routes.exact.contains_key(&parsed.model));
@@ -67,12 +74,6 @@ pub async fn handle(
     span.record("upstream", up.name.as_str());
     guard.set_upstream(&up.name);
     track.set_upstream(&up.name, Some(&dest.options.upstream_model));
-    // Every secret the config holds, and the bearer this client sent (a provider token of
-    // its own when no client keys are set).
-    let redactor = match auth::bearer(&parts.headers) {
-        Some(b) => cfg.redactor().with_extra(b),
-        None => cfg.redactor().clone(),
-    };
     if state.capture.is_armed() {
         let model = &dest.options.upstream_model;
         if let Some(mut tap) = state.capture.claim(
@@ -90,7 +91,7 @@ pub async fn handle(
 
     let translated = match translate_request(&parsed, &dest.options) {
         Ok(t) => t,
-        Err(e) => return ApiError::from(e).reply(),
+        Err(e) => return ApiError::from(e).redacted(&redactor).reply(),
     };
     track.set_reasoning_replayed(translated.shape.reasoning_replayed);
     if let Some(t) = track.tap() {
