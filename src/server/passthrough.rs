@@ -2,13 +2,15 @@
 //!
 //! Chat bodies are forwarded byte for byte (no parse), and streamed replies are forwarded
 //! chunk by chunk as they arrive, never buffered whole. Every reply body, success or error,
-//! JSON, text or HTML, leaves through a [`StreamRedactor`] holding the request's secrets (the
+//! JSON, text or HTML, leaves through a [`StreamRedactor`](crate::redact::StreamRedactor) holding the request's secrets (the
 //! config's and the client's own bearer): a secret in any form, split across two chunks or
 //! not, becomes `***`, while an SSE event (ending in a blank line, which begins no secret)
 //! leaves as soon as it arrives. Of the provider's headers only the content type and a
-//! well-formed `Retry-After` are relayed ([`crate::upstream::Relayed`]). The model in the body is only peeked
-//! at to pick the route's upstream; an aliased model is not rewritten here (the route's
-//! `model:` applies to `/v1/responses`, which the shim translates).
+//! well-formed `Retry-After` are relayed ([`crate::upstream::Relayed`]).
+//!
+//! The model in the body is only peeked at to pick the route's upstream; an aliased model is
+//! not rewritten here (the route's `model:` applies to `/v1/responses`, which the shim
+//! translates).
 
 use std::sync::Arc;
 

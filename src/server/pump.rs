@@ -1,10 +1,11 @@
 //! Carries one upstream SSE stream to Codex (docs/protocol.md#timeouts for its clocks).
 //!
 //! Upstream bytes ([`UpstreamStream`]) -> [`StreamRedactor`] -> [`SseParser`] ->
-//! [`StreamTranslator`] -> the SSE reply. [`start`] runs inside the request handler and translates whatever the upstream has
-//! already sent: a reply that is already whole (most replies on a fast link) goes out as one
-//! buffer, with the headers, in one write. Anything longer is handed to a task that writes one buffer per
-//! batch of upstream chunks into the bounded body channel. The task also owns the three
+//! [`StreamTranslator`] -> the SSE reply. [`start`] runs inside the request handler and
+//! translates whatever the upstream has already sent: a reply that is already whole (most
+//! replies on a fast link) goes out as one buffer, with the headers, in one write. Anything
+//! longer is handed to a task that writes one buffer per batch of upstream chunks into the
+//! bounded body channel. The task also owns the three
 //! clocks of a stream:
 //! - heartbeat: `response.in_progress` while the upstream is silent (SSE comments do not keep
 //!   Codex's idle timer alive, data events do);
