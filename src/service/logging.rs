@@ -17,8 +17,8 @@
 //! `upstream.headers` value, in each form `crate::redact` knows). Logging starts before the
 //! daemon's state exists, so [`LogControl`] owns the cell the writer reads, and the state fills
 //! it at start and on every config swap ([`LogControl::follow`]). Journald output is sent as
-//! native fields by `tracing-journald`, which takes no writer: [`journal`] redacts the fields
-//! before that layer sees them, with the same cell.
+//! native fields by `tracing-journald`, which takes no writer: `logging/journal.rs` redacts
+//! the fields before that layer sees them, with the same cell.
 //!
 //! [`viewer`] is the other end: how `shimctl logs` finds these lines again.
 

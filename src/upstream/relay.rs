@@ -15,7 +15,7 @@ use crate::config::Upstream;
 pub struct Relayed {
     pub status: StatusCode,
     pub content_type: Option<HeaderValue>,
-    /// Present only when it is a number of seconds or an HTTP date ([`is_retry_after`]).
+    /// Present only when it is a number of seconds or an HTTP date (`is_retry_after`).
     pub retry_after: Option<HeaderValue>,
     pub body: UpstreamStream,
 }
