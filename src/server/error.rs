@@ -8,6 +8,10 @@
 //! - a provider's refusal ([`ProviderRefusal`]), relayed with the status Codex acts on, the
 //!   provider's message (secrets removed) and `Retry-After` ([`refusal_response`]).
 //!
+//! Provider text reaches a body here only through a [`Redactor`]: [`refusal_response`] redacts
+//! the whole body it builds, and [`ApiError::redacted`] a message made from an
+//! [`UpstreamError`] (redacted, then cut, so no prefix of a secret survives the cut).
+//!
 //! A streamed request that fails before its stream began is answered in the stream instead
 //! (`response.failed`), by the handler.
 
@@ -15,8 +19,8 @@ use hyper::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use hyper::{Response, StatusCode};
 
 use super::body::{ShimBody, json_response};
-use super::secrets::redact_bytes;
-use crate::translate::refusal::ProviderRefusal;
+use crate::redact::Redactor;
+use crate::translate::refusal::{MAX_MESSAGE_BYTES, ProviderRefusal};
 use crate::translate::request::TranslateError;
 use crate::upstream::{Side, UpstreamError};
 
@@ -120,6 +124,14 @@ impl ApiError {
         )
     }
 
+    /// This error with its message redacted by `redactor` and then cut to
+    /// [`MAX_MESSAGE_BYTES`]: for every message that may carry text the shim did not write
+    /// (an upstream error's cause).
+    pub fn redacted(mut self, redactor: &Redactor) -> Self {
+        self.message = redactor.redact_truncated(&self.message, MAX_MESSAGE_BYTES);
+        self
+    }
+
     pub fn body_bytes(&self) -> Vec<u8> {
         crate::translate::openai_error_body(&self.message, self.kind, self.code.as_deref())
     }
@@ -172,11 +184,19 @@ impl From<&UpstreamError> for ApiError {
 
 /// A provider's refusal, answered before any byte of the reply was sent: the status Codex
 /// acts on, the OpenAI envelope with the provider's message (without this request's
-/// secrets), and `Retry-After` for rate limits. Not marked as proxy-made: it is the
-/// provider's answer.
-pub fn refusal_response(refusal: &ProviderRefusal, secrets: &[String]) -> Response<ShimBody> {
+/// secrets: `redactor` is the request's, its bearer included), and `Retry-After` for rate
+/// limits. Not marked as proxy-made: it is the provider's answer.
+///
+/// The refusal's message was classified from a body already redacted (so before its 1 KiB
+/// cut); the body is redacted once more here, at the exit, whatever built the refusal.
+pub fn refusal_response(refusal: &ProviderRefusal, redactor: &Redactor) -> Response<ShimBody> {
     let status = StatusCode::from_u16(refusal.http_status()).unwrap_or(StatusCode::BAD_GATEWAY);
-    let mut r = json_response(status, redact_bytes(refusal.openai_body(), secrets));
+    let body = refusal.openai_body();
+    let body = match redactor.redact_bytes(&body) {
+        std::borrow::Cow::Borrowed(_) => body,
+        std::borrow::Cow::Owned(clean) => clean,
+    };
+    let mut r = json_response(status, body);
     if let Some(secs) = refusal.retry_after_header() {
         r.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
     }
@@ -230,7 +250,7 @@ mod tests {
             Some("7"),
             None,
         );
-        let r = refusal_response(&refusal, &["sk-abcdef".to_owned()]);
+        let r = refusal_response(&refusal, &Redactor::new(["sk-abcdef"]));
         assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(r.headers()[RETRY_AFTER], "7");
         // The provider's answer, not one of ours.
@@ -241,5 +261,24 @@ mod tests {
         let text = std::str::from_utf8(&body).unwrap();
         assert!(text.contains("slow down, key ***"), "{text}");
         assert!(!text.contains("sk-abcdef"), "{text}");
+    }
+
+    #[test]
+    fn an_upstream_error_is_redacted_before_it_is_cut() {
+        let token = "sk-live-0123456789abcdefghij";
+        // The token straddles the cut: a message cut first would keep its beginning.
+        let reason = format!("{} {token} and more", "x".repeat(970));
+        let e = UpstreamError::Transport {
+            url: "http://u".into(),
+            reason,
+        };
+        let api = ApiError::from(&e).redacted(&Redactor::new([token]));
+        assert!(
+            api.message.len() <= MAX_MESSAGE_BYTES,
+            "{}",
+            api.message.len()
+        );
+        assert!(!api.message.contains(&token[..12]), "{}", api.message);
+        assert!(api.message.contains("***"), "{}", api.message);
     }
 }

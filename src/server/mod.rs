@@ -8,8 +8,8 @@
 //! - [`pump`]: moves one upstream stream through the translator to the client.
 //! - [`passthrough`]: `POST /v1/chat/completions` and `GET /v1/models`, relayed as they are.
 //! - [`error`]: the one mapping of errors to HTTP statuses and OpenAI error bodies.
-//! - [`body`]: the response body type and the JSON/SSE reply shapes; [`secrets`]: keeping a
-//!   request's secrets out of what is logged or relayed.
+//! - [`body`]: the response body type and the JSON/SSE reply shapes. Secrets are kept out of
+//!   what is logged or relayed by [`crate::redact`], at each exit (docs/security.md).
 
 pub mod auth;
 pub mod body;
@@ -21,7 +21,6 @@ pub mod pump;
 pub mod request_body;
 pub mod responses;
 pub mod routes;
-pub mod secrets;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;

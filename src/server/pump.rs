@@ -1,10 +1,11 @@
 //! Carries one upstream SSE stream to Codex (docs/protocol.md#timeouts for its clocks).
 //!
-//! Upstream bytes ([`UpstreamStream`]) -> [`SseParser`] -> [`StreamTranslator`] -> the SSE
-//! reply. [`start`] runs inside the request handler and translates whatever the upstream has
-//! already sent: a reply that is already whole (most replies on a fast link) goes out as one
-//! buffer, with the headers, in one write. Anything longer is handed to a task that writes one buffer per
-//! batch of upstream chunks into the bounded body channel. The task also owns the three
+//! Upstream bytes ([`UpstreamStream`]) -> [`StreamRedactor`] -> [`SseParser`] ->
+//! [`StreamTranslator`] -> the SSE reply. [`start`] runs inside the request handler and
+//! translates whatever the upstream has already sent: a reply that is already whole (most
+//! replies on a fast link) goes out as one buffer, with the headers, in one write. Anything
+//! longer is handed to a task that writes one buffer per batch of upstream chunks into the
+//! bounded body channel. The task also owns the three
 //! clocks of a stream:
 //! - heartbeat: `response.in_progress` while the upstream is silent (SSE comments do not keep
 //!   Codex's idle timer alive, data events do);
@@ -13,6 +14,13 @@
 //!
 //! When Codex disconnects the channel closes; the task sees it at once and drops the upstream
 //! response, which cancels the upstream request.
+//!
+//! Secrets: the upstream bytes pass a [`StreamRedactor`] before the SSE parser sees them, so
+//! nothing the translator writes from provider text (an `error` event's `response.failed`
+//! message and its log line, output deltas, the final Response) can hold a secret in any
+//! form, and the redaction comes before the translator cuts an error message to 1 KiB. SSE
+//! events end in a blank line, which begins no secret, so an event is never held back. The
+//! shim's own failure messages that quote an upstream error are redacted where they are made.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,9 +32,9 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::body::{ShimBody, sse_response};
-use super::secrets::redact;
 use crate::metrics::capture::Part;
 use crate::metrics::{Reply, Tracker};
+use crate::redact::{Redactor, StreamRedactor};
 use crate::service::state::{RequestGuard, State};
 use crate::translate::reply::Outcome;
 use crate::translate::sse::SseParser;
@@ -42,7 +50,8 @@ pub struct Pump {
     pub body: UpstreamStream,
     pub translator: StreamTranslator,
     pub guard: RequestGuard,
-    pub secrets: Vec<String>,
+    /// The request's secrets (the config's and the client's bearer).
+    pub redactor: Redactor,
     /// The request's tracker, finished when the stream ends.
     pub track: Tracker,
 }
@@ -61,13 +70,13 @@ pub async fn start(p: Pump) -> Response<ShimBody> {
         mut body,
         mut translator,
         guard,
-        secrets,
+        redactor,
         mut track,
     } = p;
     let mut out = Vec::with_capacity(8 * 1024);
     translator.set_max_output(state.config().limits.max_output_bytes);
     translator.start(&mut out);
-    let mut parser = SseParser::new(MAX_EVENT_BYTES);
+    let mut parser = Inbound::new(&redactor);
     if let Some(item) = next_ready(&mut body).await {
         let ended = take_ready(
             item,
@@ -84,7 +93,7 @@ pub async fn start(p: Pump) -> Response<ShimBody> {
             if let Some(t) = track.tap() {
                 t.push(Part::CodexReply, &out);
             }
-            report(&translator, guard, track, sent, false, &secrets);
+            report(&translator, guard, track, sent, false, &redactor);
             return sse_response(ShimBody::full(out));
         }
     }
@@ -103,7 +112,7 @@ pub async fn start(p: Pump) -> Response<ShimBody> {
         translator,
         tx,
         guard,
-        secrets,
+        redactor,
         sent,
         track,
     };
@@ -117,11 +126,11 @@ struct Stream {
     state: Arc<State>,
     heartbeat: Duration,
     body: UpstreamStream,
-    parser: SseParser,
+    parser: Inbound,
     translator: StreamTranslator,
     tx: mpsc::Sender<Bytes>,
     guard: RequestGuard,
-    secrets: Vec<String>,
+    redactor: Redactor,
     /// Bytes already handed to the body channel.
     sent: u64,
     track: Tracker,
@@ -136,7 +145,7 @@ async fn run(s: Stream) {
         mut translator,
         tx,
         guard,
-        secrets,
+        redactor,
         mut sent,
         mut track,
     } = s;
@@ -197,7 +206,7 @@ async fn run(s: Stream) {
                     break;
                 }
                 if Instant::now() >= idle_deadline {
-                    translator.fail("server_error", &body.idle_error().to_string(), &mut out);
+                    translator.fail("server_error", &body.idle_error().redacted(&redactor), &mut out);
                     send(&tx, &mut out, &mut sent, &mut track).await;
                     break;
                 }
@@ -213,7 +222,7 @@ async fn run(s: Stream) {
     }
     // Dropping `body` here closes (cancels) the upstream request if it is still open.
     drop(body);
-    report(&translator, guard, track, sent, client_gone, &secrets);
+    report(&translator, guard, track, sent, client_gone, &redactor);
 }
 
 /// Counts the request and finishes its tracker, which logs how the stream ended (the
@@ -224,7 +233,7 @@ fn report(
     mut track: Tracker,
     sent: u64,
     client_gone: bool,
-    secrets: &[String],
+    redactor: &Redactor,
 ) {
     track.set_counts(translator.counts());
     if client_gone {
@@ -236,7 +245,7 @@ fn report(
             guard.succeeded();
         }
         let message = match outcome {
-            Outcome::Failed { message, .. } => Some(redact(message, secrets)),
+            Outcome::Failed { message, .. } => Some(redactor.redact(message).into_owned()),
             _ => None,
         };
         track.outcome(outcome, message);
@@ -246,6 +255,57 @@ fn report(
         bytes: sent,
         ..Reply::default()
     });
+}
+
+/// The translator's input side: upstream bytes, redacted, then split into SSE events.
+struct Inbound {
+    redact: StreamRedactor,
+    /// The redacted bytes of the chunk at hand (reused).
+    clean: Vec<u8>,
+    sse: SseParser,
+    /// Redacts the shim's own messages that quote an upstream error.
+    redactor: Redactor,
+}
+
+impl Inbound {
+    fn new(redactor: &Redactor) -> Inbound {
+        Inbound {
+            redact: redactor.stream(),
+            clean: Vec::new(),
+            sse: SseParser::new(MAX_EVENT_BYTES),
+            redactor: redactor.clone(),
+        }
+    }
+
+    /// Feeds one upstream chunk to the translator.
+    fn push(&mut self, bytes: &[u8], translator: &mut StreamTranslator, out: &mut Vec<u8>) {
+        self.clean.clear();
+        self.redact.push(bytes, &mut self.clean);
+        self.parse(translator, out);
+    }
+
+    /// The upstream body ended: what was held back, then the parser's last event.
+    fn finish(&mut self, translator: &mut StreamTranslator, out: &mut Vec<u8>) {
+        self.clean.clear();
+        self.redact.finish(&mut self.clean);
+        self.parse(translator, out);
+        self.sse.finish(&mut |data| translator.push_data(data, out));
+    }
+
+    fn parse(&mut self, translator: &mut StreamTranslator, out: &mut Vec<u8>) {
+        if self.clean.is_empty() {
+            return;
+        }
+        if let Err(e) = self
+            .sse
+            .push(&self.clean, &mut |data| translator.push_data(data, out))
+        {
+            // The parser's error names only a size; redacted all the same, as every message
+            // that leaves here.
+            let message = format!("upstream stream is malformed: {e}");
+            translator.fail("server_error", &self.redactor.redact(&message), out);
+        }
+    }
 }
 
 /// Translated bytes gathered for one client write before we stop taking more.
@@ -259,7 +319,7 @@ const COALESCE_LIMIT: usize = 64 * 1024;
 async fn take_ready(
     first: Option<Result<Bytes, UpstreamError>>,
     body: &mut UpstreamStream,
-    parser: &mut SseParser,
+    parser: &mut Inbound,
     translator: &mut StreamTranslator,
     out: &mut Vec<u8>,
     track: &mut Tracker,
@@ -274,7 +334,7 @@ async fn take_ready(
 async fn take_batch(
     first: Option<Result<Bytes, UpstreamError>>,
     body: &mut UpstreamStream,
-    parser: &mut SseParser,
+    parser: &mut Inbound,
     translator: &mut StreamTranslator,
     out: &mut Vec<u8>,
     track: &mut Tracker,
@@ -286,20 +346,15 @@ async fn take_batch(
                 if let Some(t) = track.tap() {
                     t.push(Part::UpstreamReply, &bytes);
                 }
-                if let Err(e) = parser.push(&bytes, &mut |data| translator.push_data(data, out)) {
-                    translator.fail(
-                        "server_error",
-                        &format!("upstream stream is malformed: {e}"),
-                        out,
-                    );
-                }
+                parser.push(&bytes, translator, out);
             }
             Some(Err(e)) => {
-                translator.fail("server_error", &format!("upstream stream broke: {e}"), out);
+                let message = format!("upstream stream broke: {}", e.redacted(&parser.redactor));
+                translator.fail("server_error", &message, out);
                 return true;
             }
             None => {
-                parser.finish(&mut |data| translator.push_data(data, out));
+                parser.finish(translator, out);
                 translator.finish_eof(out);
                 return true;
             }

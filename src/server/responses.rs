@@ -5,6 +5,13 @@
 //! The upstream's status is awaited before we answer (Codex tolerates the delay), so a
 //! provider refusal before the stream becomes a real HTTP error that Codex can act on (retry
 //! after `Retry-After`, compact on a context overflow, stop on a bad request).
+//!
+//! Secrets: one [`Redactor`] per request (the config's, plus the client's own bearer) guards
+//! every exit of provider text: a refusal's body before it is classified (and so before its
+//! message is cut), a whole reply before it is translated (a 200 `{"error":…}` becomes the
+//! Response object and the logged outcome), the upstream stream before the translator reads
+//! it (see [`pump`]), and every log field and `response.failed` message built from an
+//! upstream error.
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -16,11 +23,11 @@ use hyper::{Request, Response, StatusCode};
 use super::auth::{self, Caller};
 use super::body::{ShimBody, json_response, sse_response};
 use super::error::{ApiError, refusal_response};
-use super::secrets::{redact, secrets_of};
 use super::{destination, pump, request_body};
 use crate::config::Config;
 use crate::metrics::Tracker;
 use crate::metrics::capture::Part;
+use crate::redact::Redactor;
 use crate::service::state::{RequestGuard, State};
 use crate::translate::refusal::ProviderRefusal;
 use crate::translate::reply::{Outcome, ReplyContext, translate_chat_completion_counted};
@@ -39,14 +46,21 @@ pub async fn handle(
     let span = tracing::Span::current();
 
     let (parts, body) = req.into_parts();
+    // Every secret the config holds, and the bearer this client sent (a provider token of
+    // its own when no client keys are set).
+    let redactor = match auth::bearer(&parts.headers) {
+        Some(b) => cfg.redactor().with_extra(b),
+        None => cfg.redactor().clone(),
+    };
     let bytes = match request_body::read(&parts.headers, body, cfg.max_body_bytes).await {
         Ok(b) => b,
         Err(e) => return e.reply(),
     };
 
+    // A parse error may quote the request (a secret the client pasted in, for the log).
     let parsed = match parse_request(&bytes) {
         Ok(p) => p,
-        Err(e) => return ApiError::from(e).reply(),
+        Err(e) => return ApiError::from(e).redacted(&redactor).reply(),
     };
     span.record("model", parsed.model.as_str());
     track.set_model(&parsed.model, cfg.routes.exact.contains_key(&parsed.model));
@@ -61,16 +75,14 @@ pub async fn handle(
     guard.set_upstream(&up.name);
     track.set_upstream(&up.name, Some(&dest.options.upstream_model));
     if state.capture.is_armed() {
-        let redactor = match auth::bearer(&parts.headers) {
-            Some(b) => cfg.redactor().with_extra(b),
-            None => cfg.redactor().clone(),
-        };
         let model = &dest.options.upstream_model;
-        if let Some(mut tap) =
-            state
-                .capture
-                .claim(track.id(), &parsed.model, model, redactor, Instant::now())
-        {
+        if let Some(mut tap) = state.capture.claim(
+            track.id(),
+            &parsed.model,
+            model,
+            redactor.clone(),
+            Instant::now(),
+        ) {
             tap.headers(&parts.headers);
             tap.push(Part::CodexRequest, &bytes);
             track.capture(tap);
@@ -79,19 +91,18 @@ pub async fn handle(
 
     let translated = match translate_request(&parsed, &dest.options) {
         Ok(t) => t,
-        Err(e) => return ApiError::from(e).reply(),
+        Err(e) => return ApiError::from(e).redacted(&redactor).reply(),
     };
     track.set_reasoning_replayed(translated.shape.reasoning_replayed);
     if let Some(t) = track.tap() {
         t.push(Part::UpstreamRequest, &translated.body);
     }
-    let secrets = secrets_of(up, dest.bearer);
     if cfg.log.requests {
         tracing::info!(shape = %translated.shape, stream = parsed.stream, "Request");
     }
     if cfg.log.content {
         tracing::info!(
-            body = %redact(&String::from_utf8_lossy(&translated.body), &secrets),
+            body = %redactor.redact(&String::from_utf8_lossy(&translated.body)),
             "Upstream request body"
         );
     }
@@ -110,17 +121,23 @@ pub async fn handle(
 
     let reply = state
         .http
-        .chat(up, dest.bearer, Bytes::from(translated.body), stream)
+        .chat(
+            up,
+            dest.bearer,
+            Bytes::from(translated.body),
+            stream,
+            &redactor,
+        )
         .await;
     if reply.is_ok() {
         track.upstream_answered();
     }
 
     match reply {
-        Err(e) => unreachable_upstream(&e, stream, ctx, track),
+        Err(e) => unreachable_upstream(&e, stream, ctx, &redactor, track),
         Ok(ChatReply::Refused(mut refusal)) => {
             destination::explain_refusal(&mut refusal, up, dest.token_source);
-            refused(&refusal, stream, ctx, &secrets, track)
+            refused(&refusal, stream, ctx, &redactor, track)
         }
         Ok(ChatReply::Stream(body)) => {
             pump::start(pump::Pump {
@@ -129,12 +146,12 @@ pub async fn handle(
                 body,
                 translator: StreamTranslator::new(ctx),
                 guard,
-                secrets,
+                redactor,
                 track: track.defer(),
             })
             .await
         }
-        Ok(ChatReply::Json(body)) => whole_reply(&body, ctx, guard, &secrets, track),
+        Ok(ChatReply::Json(body)) => whole_reply(&body, ctx, guard, &redactor, track),
     }
 }
 
@@ -143,12 +160,14 @@ fn unreachable_upstream(
     e: &UpstreamError,
     stream: bool,
     ctx: ReplyContext,
+    redactor: &Redactor,
     track: &mut Tracker,
 ) -> Response<ShimBody> {
-    tracing::warn!(error = %e, side = e.side().as_str(), retryable = e.is_retryable(), "Upstream unreachable");
+    let message = e.redacted(redactor);
+    tracing::warn!(error = %message, side = e.side().as_str(), retryable = e.is_retryable(), "Upstream unreachable");
     if let Some(t) = track.tap() {
         t.kind(Part::UpstreamReply, "txt");
-        t.push(Part::UpstreamReply, e.to_string().as_bytes());
+        t.push(Part::UpstreamReply, message.as_bytes());
     }
     if stream {
         // HTTP 200 + response.failed(server_error): Codex retries a few times and then shows
@@ -158,10 +177,10 @@ fn unreachable_upstream(
         } else {
             "upstream_unreachable"
         };
-        track.failed(code, Some(e.to_string()));
-        failed_stream(ctx, "server_error", &e.to_string())
+        track.failed(code, Some(message.clone()));
+        failed_stream(ctx, "server_error", &message)
     } else {
-        ApiError::from(e).reply()
+        ApiError::from(e).redacted(redactor).reply()
     }
 }
 
@@ -170,13 +189,15 @@ fn refused(
     refusal: &ProviderRefusal,
     stream: bool,
     ctx: ReplyContext,
-    secrets: &[String],
+    redactor: &Redactor,
     track: &mut Tracker,
 ) -> Response<ShimBody> {
+    // The message came from a body redacted before it was classified; redacting it again at
+    // each exit keeps every exit safe whatever built the refusal.
     tracing::warn!(
         upstream_status = refusal.upstream_status,
         kind = refusal.kind.as_str(),
-        message = %redact(&refusal.message, secrets),
+        message = %redactor.redact(&refusal.message),
         "Upstream refused the request"
     );
     if let Some(t) = track.tap() {
@@ -184,18 +205,18 @@ fn refused(
         let seen = serde_json::json!({
             "status": refusal.upstream_status,
             "kind": refusal.kind.as_str(),
-            "message": refusal.message,
+            "message": redactor.redact(&refusal.message),
             "retry_after_s": refusal.retry_after_secs,
         });
         t.kind(Part::UpstreamReply, "json");
         t.push(Part::UpstreamReply, seen.to_string().as_bytes());
     }
     if stream && refusal.stream_as_failed() {
-        let message = redact(&refusal.failed_message(), secrets);
+        let message = redactor.redact(&refusal.failed_message()).into_owned();
         track.failed(refusal.failed_code(), Some(message.clone()));
         return failed_stream(ctx, refusal.failed_code(), &message);
     }
-    refusal_response(refusal, secrets)
+    refusal_response(refusal, redactor)
 }
 
 /// A whole chat completion (the request was not streamed): the Response object.
@@ -203,20 +224,24 @@ fn whole_reply(
     body: &[u8],
     ctx: ReplyContext,
     mut guard: RequestGuard,
-    secrets: &[String],
+    redactor: &Redactor,
     track: &mut Tracker,
 ) -> Response<ShimBody> {
     if let Some(t) = track.tap() {
         t.kind(Part::UpstreamReply, "json");
         t.push(Part::UpstreamReply, body);
     }
-    let (json, outcome, counts) = translate_chat_completion_counted(body, ctx);
+    // Redacted before it is translated: a 200 `{"error":…}` becomes a failed Response whose
+    // message is cut to length, and a secret must not leave a prefix at that cut. Replacing
+    // any form of a secret by `***` keeps the JSON valid.
+    let body = redactor.redact_bytes(body);
+    let (json, outcome, counts) = translate_chat_completion_counted(&body, ctx);
     if outcome.is_success() {
         guard.succeeded();
     }
     track.set_counts(counts);
     let message = match &outcome {
-        Outcome::Failed { message, .. } => Some(redact(message, secrets)),
+        Outcome::Failed { message, .. } => Some(redactor.redact(message).into_owned()),
         _ => None,
     };
     track.outcome(&outcome, message);

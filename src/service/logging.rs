@@ -12,8 +12,17 @@
 //! The level is a `Targets` filter behind a reload handle: a new level is parsed first and
 //! swapped only if valid, so a bad value leaves the old level in force.
 //!
+//! Secrets: text and JSON lines are written through a [`RedactingWriter`] that redacts each
+//! line with the redactor of the config in force (every provider token, client key and
+//! `upstream.headers` value, in each form `crate::redact` knows). Logging starts before the
+//! daemon's state exists, so [`LogControl`] owns the cell the writer reads, and the state fills
+//! it at start and on every config swap ([`LogControl::follow`]). Journald output is sent as
+//! native fields by `tracing-journald`, which takes no writer: `logging/journal.rs` redacts
+//! the fields before that layer sees them, with the same cell.
+//!
 //! [`viewer`] is the other end: how `shimctl logs` finds these lines again.
 
+mod journal;
 mod text;
 pub mod viewer;
 
@@ -24,6 +33,7 @@ use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use arc_swap::ArcSwap;
 use tracing::level_filters::LevelFilter;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
@@ -31,6 +41,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{Registry, reload};
 
 use crate::config::LogFormat;
+use crate::redact::{RedactingWriter, Redactor};
 
 /// The level names the contract accepts, quietest first.
 pub const LEVELS: [&str; 6] = ["silent", "error", "warn", "info", "debug", "trace"];
@@ -76,6 +87,39 @@ pub struct LogControl {
     current: Mutex<String>,
     /// Read by the text formatter on every line; follows the level.
     verbose: Arc<AtomicBool>,
+    /// The redactor every line is written through; follows the config ([`Self::follow`]).
+    secrets: Secrets,
+}
+
+/// The redactor log lines are written through, shared by the writers and [`LogControl`].
+type Secrets = Arc<ArcSwap<Redactor>>;
+
+fn no_secrets() -> Secrets {
+    Arc::new(ArcSwap::from_pointee(Redactor::empty()))
+}
+
+/// Stderr, each write (one whole line: the formatter writes an event at once) redacted with
+/// the redactor in `secrets` at that moment.
+fn redacting_stderr(
+    secrets: &Secrets,
+) -> impl for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static {
+    redacting(secrets, std::io::stderr)
+}
+
+/// [`redacting_stderr`] for any writer `make` returns.
+fn redacting<W, M>(
+    secrets: &Secrets,
+    make: M,
+) -> impl for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static
+where
+    W: std::io::Write,
+    M: Fn() -> W + Send + Sync + 'static,
+{
+    let secrets = Arc::clone(secrets);
+    move || {
+        let secrets = Arc::clone(&secrets);
+        RedactingWriter::new(make(), move || secrets.load_full())
+    }
 }
 
 impl LogControl {
@@ -85,7 +129,19 @@ impl LogControl {
             handle: None,
             current: Mutex::new(level.to_owned()),
             verbose: Arc::new(AtomicBool::new(false)),
+            secrets: no_secrets(),
         }
+    }
+
+    /// From now on, lines are redacted with `redactor` (the config in force: called when the
+    /// state is made and on every config swap).
+    pub fn follow(&self, redactor: &Redactor) {
+        self.secrets.store(Arc::new(redactor.clone()));
+    }
+
+    /// The redactor lines are written through now.
+    pub fn redactor(&self) -> Arc<Redactor> {
+        self.secrets.load_full()
     }
 
     pub fn level(&self) -> String {
@@ -149,6 +205,7 @@ fn journal_priorities() -> tracing_journald::PriorityMappings {
 pub fn init(format: LogFormat, level: &str) -> LogControl {
     let filter = parse_level(level).unwrap_or(LevelFilter::INFO);
     let verbose = Arc::new(AtomicBool::new(is_verbose(filter)));
+    let secrets = no_secrets();
     let (filter_layer, handle) = reload::Layer::new(targets(filter));
     let registry = tracing_subscriber::registry().with(filter_layer);
     let ansi = std::io::stderr().is_terminal();
@@ -159,12 +216,16 @@ pub fn init(format: LogFormat, level: &str) -> LogControl {
                 let layer = layer
                     .with_syslog_identifier("deepinfra-shim".into())
                     .with_priority_mappings(journal_priorities());
+                let layer = journal::Redacted {
+                    inner: layer,
+                    secrets: Arc::clone(&secrets),
+                };
                 let _ = registry.with(layer).try_init();
             }
             Err(e) => {
                 journald_failed = Some(e.to_string());
                 let _ = registry
-                    .with(text_layer(&verbose, ansi, std::io::stderr))
+                    .with(text_layer(&verbose, ansi, redacting_stderr(&secrets)))
                     .try_init();
             }
         },
@@ -175,13 +236,13 @@ pub fn init(format: LogFormat, level: &str) -> LogControl {
                         .json()
                         .flatten_event(true)
                         .with_current_span(true)
-                        .with_writer(std::io::stderr),
+                        .with_writer(redacting_stderr(&secrets)),
                 )
                 .try_init();
         }
         LogFormat::Text => {
             let _ = registry
-                .with(text_layer(&verbose, ansi, std::io::stderr))
+                .with(text_layer(&verbose, ansi, redacting_stderr(&secrets)))
                 .try_init();
         }
     }
@@ -192,5 +253,6 @@ pub fn init(format: LogFormat, level: &str) -> LogControl {
         handle: Some(handle),
         current: Mutex::new(level.trim().to_ascii_lowercase()),
         verbose,
+        secrets,
     }
 }

@@ -112,6 +112,8 @@ impl State {
     pub fn new(config: Config, log: LogControl) -> Arc<Self> {
         let (drain_deadline, _) = watch::channel(false);
         let started = Instant::now();
+        // Log lines are redacted with the secrets of the config in force from now on.
+        log.follow(config.redactor());
         Arc::new(State {
             config: ArcSwap::from_pointee(config),
             http: UpstreamClient::new(),
@@ -145,6 +147,8 @@ impl State {
 
     /// Swaps in a new configuration (already validated).
     pub fn swap_config(&self, config: Config) {
+        // Before the swap: a line about the new config may already name its secrets.
+        self.log.follow(config.redactor());
         self.config.store(Arc::new(config));
     }
 

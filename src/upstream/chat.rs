@@ -12,6 +12,7 @@ use super::error::UpstreamError;
 use super::limits::{ERROR_BODY_WAIT, MAX_ERROR_BODY, MAX_JSON_REPLY};
 use super::relay::Relayed;
 use crate::config::Upstream;
+use crate::redact::Redactor;
 use crate::translate::refusal::{self, ProviderRefusal};
 
 /// The provider's answer to a chat request, once its headers (and, for JSON, its body) are in.
@@ -25,13 +26,16 @@ pub enum ChatReply {
 }
 
 impl UpstreamClient {
-    /// Sends a translated chat request. `bearer` is the token to send, if any.
+    /// Sends a translated chat request. `bearer` is the token to send, if any. A refusal's
+    /// body is redacted with `redactor` before it is classified, so before its message is cut
+    /// to length (a provider may echo the key it refused).
     pub async fn chat(
         &self,
         up: &Arc<Upstream>,
         bearer: Option<&str>,
         body: Bytes,
         stream: bool,
+        redactor: &Redactor,
     ) -> Result<ChatReply, UpstreamError> {
         let resp = self.post_chat(up, bearer, body, stream).await?;
         let status = resp.status();
@@ -41,6 +45,7 @@ impl UpstreamClient {
             let body = UpstreamStream::new(resp, &up.url, up.timeout)
                 .read_prefix(MAX_ERROR_BODY, ERROR_BODY_WAIT)
                 .await;
+            let body = redactor.redact_bytes(&body);
             return Ok(ChatReply::Refused(refusal::classify(
                 status.as_u16(),
                 &body,

@@ -1,5 +1,12 @@
 //! What can go wrong talking to a provider, other than the provider refusing (a refusal is a
 //! reply: `translate::refusal::ProviderRefusal`).
+//!
+//! A cause may quote text the shim did not write (a TLS or HTTP library's error, which can
+//! repeat what the peer sent): every message logged or returned goes through
+//! [`UpstreamError::redacted`], redacted before it is cut.
+
+use crate::redact::Redactor;
+use crate::translate::refusal::MAX_MESSAGE_BYTES;
 
 /// Whose fault an error is (as pingora's `ErrorSource`): the provider or the network to it,
 /// the client that sent the request, or the shim itself.
@@ -89,6 +96,12 @@ impl UpstreamError {
                 | UpstreamError::Idle { .. }
                 | UpstreamError::Deadline { .. }
         )
+    }
+
+    /// The message with every secret of `redactor` removed, then cut to [`MAX_MESSAGE_BYTES`]
+    /// (in that order: a secret across the cut leaves no prefix). What logs and replies use.
+    pub fn redacted(&self, redactor: &Redactor) -> String {
+        redactor.redact_truncated(&self.to_string(), MAX_MESSAGE_BYTES)
     }
 
     /// The cause in a few words, without the upstream's URL, for lines that already name
@@ -259,6 +272,27 @@ mod tests {
         assert!(
             none.cause()
                 .contains("302 redirecting to an address it did not give")
+        );
+    }
+
+    #[test]
+    fn a_logged_message_is_redacted_then_cut() {
+        let token = "sk-live-0123456789abcdefghij";
+        let e = UpstreamError::Connect {
+            url: url(),
+            reason: format!("{} {token} {}", "y".repeat(949), "z".repeat(100)),
+        };
+        let m = e.redacted(&Redactor::new([token]));
+        assert!(m.len() <= MAX_MESSAGE_BYTES && m.ends_with('…'), "{m}");
+        assert!(!m.contains(&token[..12]), "{m}");
+        let short = UpstreamError::Transport {
+            url: url(),
+            reason: format!("peer said {token}"),
+        };
+        assert!(
+            short
+                .redacted(&Redactor::new([token]))
+                .ends_with("peer said ***")
         );
     }
 

@@ -848,6 +848,8 @@ struct State {
     required_token: Mutex<Option<String>>,
     requests: Mutex<Vec<Recorded>>,
     models: Mutex<Value>,
+    /// Replaces the `GET …/models` answer when set (an error, a text body, extra headers).
+    models_reply: Mutex<Option<Reply>>,
     cancelled: AtomicUsize,
     completed: AtomicUsize,
     open_connections: AtomicUsize,
@@ -889,6 +891,7 @@ impl MockUpstream {
             required_token: Mutex::new(None),
             requests: Mutex::new(Vec::new()),
             models: Mutex::new(default_models()),
+            models_reply: Mutex::new(None),
             cancelled: AtomicUsize::new(0),
             completed: AtomicUsize::new(0),
             open_connections: AtomicUsize::new(0),
@@ -963,6 +966,11 @@ impl MockUpstream {
     /// Sets the body of `GET …/models`.
     pub fn set_models(&self, body: Value) {
         *self.state.models.lock().unwrap() = body;
+    }
+
+    /// Answers `GET …/models` with `reply` instead of the list (`None`: the list again).
+    pub fn set_models_reply(&self, reply: Option<Reply>) {
+        *self.state.models_reply.lock().unwrap() = reply;
     }
 
     /// Every request received so far, in arrival order.
@@ -1134,7 +1142,8 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<MockBody>
     let reply = if recorded.is_chat() || recorded.is_responses() {
         choose_chat_reply(&state, &recorded)
     } else if recorded.method == "GET" && recorded.path_only().ends_with("/models") {
-        Reply::json(200, state.models.lock().unwrap().to_string())
+        let scripted = state.models_reply.lock().unwrap().clone();
+        scripted.unwrap_or_else(|| Reply::json(200, state.models.lock().unwrap().to_string()))
     } else {
         Reply::error(
             404,
