@@ -177,6 +177,7 @@ impl From<&UpstreamError> for ApiError {
         } else {
             ApiError::bad_gateway(e.to_string())
         };
+        api.code = Some(e.code().to_owned());
         api.side = e.side();
         api
     }

@@ -172,12 +172,7 @@ fn unreachable_upstream(
     if stream {
         // HTTP 200 + response.failed(server_error): Codex retries a few times and then shows
         // our message, instead of 30 silent 5xx retries.
-        let code = if e.is_timeout() {
-            "upstream_timeout"
-        } else {
-            "upstream_unreachable"
-        };
-        track.failed(code, Some(message.clone()));
+        track.failed(e.code(), Some(message.clone()));
         failed_stream(ctx, "server_error", &message)
     } else {
         ApiError::from(e).redacted(redactor).reply()

@@ -87,6 +87,18 @@ impl UpstreamError {
         }
     }
 
+    /// The OpenAI error code a client sees for this failure (docs/protocol.md#errors): a wait
+    /// that ran out, a redirect we refused to follow, or anything else that kept the reply away.
+    pub fn code(&self) -> &'static str {
+        if self.is_timeout() {
+            "upstream_timeout"
+        } else if matches!(self, UpstreamError::Redirect { .. }) {
+            "upstream_redirect"
+        } else {
+            "upstream_unreachable"
+        }
+    }
+
     /// A wait ran out (the reply to Codex is then 504, not 502).
     pub fn is_timeout(&self) -> bool {
         matches!(
@@ -262,6 +274,7 @@ mod tests {
         assert!(text.contains("does not follow redirects"), "{text}");
         assert!(!text.contains("steal") && !text.contains("sk-x"), "{text}");
         assert!(!e.is_retryable() && !e.is_timeout());
+        assert_eq!(e.code(), "upstream_redirect");
         // Relative: the upstream's own host. Missing: said so.
         let rel = UpstreamError::redirect("b", 301, &req, Some(b"/v2/chat"));
         assert!(

@@ -255,6 +255,7 @@ async fn a_redirect_is_never_followed_and_named_in_a_502() {
             message.contains("does not follow redirects"),
             "{path}: {message}"
         );
+        assert_eq!(e["code"], "upstream_redirect", "{path}: {text}");
         assert!(!text.contains(HEADER_SECRET), "{path}: {text}");
     }
     // A streamed /v1/responses learns it in the stream, with the same words.
