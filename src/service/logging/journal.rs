@@ -7,19 +7,23 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use tracing::field::{Field, Value, ValueSet, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-use super::Secrets;
+use crate::redact::Redactor;
 
 /// `inner` (the journald layer), fed redacted fields.
 pub(super) struct Redacted<L> {
     pub inner: L,
-    pub secrets: Secrets,
+    /// The log's redactor cell (`logging`'s `Secrets`), spelled out so that this file needs
+    /// nothing of its parent.
+    pub secrets: Arc<ArcSwap<Redactor>>,
 }
 
 /// Each recorded field as text, as the journal layer writes it: a string as it is, anything
@@ -176,7 +180,8 @@ mod tests {
     fn fields_of_events_and_spans_reach_the_journal_layer_redacted() {
         let token = "sk-live-0123456789abcdefghij";
         let seen = Seen::default();
-        let secrets: Secrets = Arc::new(ArcSwap::from_pointee(Redactor::new([token])));
+        let secrets: Arc<ArcSwap<Redactor>> =
+            Arc::new(ArcSwap::from_pointee(Redactor::new([token])));
         let layer = Redacted {
             inner: seen.clone(),
             secrets,
