@@ -157,3 +157,22 @@ pub fn fuzz_one(data: &[u8]) {
         panic!("{e}\nline: {:?}", String::from_utf8_lossy(&line));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_framing_reference_and_the_reader_agree_on_the_edges() {
+        assert_eq!(expected_line(b"ab\ncd", 3), Ok(b"ab".to_vec()));
+        assert_eq!(expected_line(b"abc\n", 3), Err(LineError::TooLong));
+        assert_eq!(expected_line(b"ab", 3), Ok(b"ab".to_vec()));
+        assert_eq!(expected_line(b"abc", 3), Err(LineError::TooLong));
+        assert_eq!(expected_line(b"", 3), Err(LineError::Empty));
+        for data in [&b"ab\ncd"[..], b"abc\n", b"ab", b"abc", b""] {
+            check_framing(data, 3).unwrap();
+        }
+        check_line(br#"{"v":1,"cmd":"status"}"#).unwrap();
+        check_line(b"not json").unwrap();
+    }
+}

@@ -146,3 +146,24 @@ pub fn fuzz_one(data: &[u8]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reference_reads_the_framing() {
+        let p = reference(
+            b"\xEF\xBB\xBFdata: a\r\ndata:b\r\r: c\ndata\n\ndata: [DONE]",
+            64,
+        );
+        assert_eq!(p.events, [&b"a\nb"[..], b"", b"[DONE]"]);
+        assert!(!p.too_large);
+        assert!(reference(b"data: 0123456789\n\n", 10).too_large);
+        check(
+            include_bytes!("../../../tests/fixtures/upstream/E12.sse"),
+            1 << 20,
+        )
+        .unwrap();
+    }
+}

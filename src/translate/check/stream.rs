@@ -319,3 +319,47 @@ pub fn fuzz_one(data: &[u8]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(ty: &str, n: usize, rest: &str) -> String {
+        format!("event: {ty}\ndata: {{\"type\":\"{ty}\",\"sequence_number\":{n}{rest}}}\n\n")
+    }
+
+    #[test]
+    fn a_recorded_stream_passes_and_broken_sequences_are_caught() {
+        check(
+            include_bytes!("../../../tests/fixtures/upstream/E1.sse"),
+            true,
+            1 << 20,
+        )
+        .unwrap();
+        let resp = |status: &str| format!(r#","response":{{"status":"{status}","output":[]}}"#);
+        let good = [
+            ev("response.created", 0, &resp("in_progress")),
+            ev("response.in_progress", 1, &resp("in_progress")),
+            ev("response.completed", 2, &resp("completed")),
+        ]
+        .concat();
+        assert!(check_sequence(&events(good.as_bytes()).unwrap()).is_ok());
+        let misnumbered = good.replace("\"sequence_number\":2", "\"sequence_number\":3");
+        assert!(events(misnumbered.as_bytes()).is_err());
+        let two_ends = [good.clone(), ev("response.failed", 3, &resp("failed"))].concat();
+        assert!(check_sequence(&events(two_ends.as_bytes()).unwrap()).is_err());
+        let unclosed = [
+            ev("response.created", 0, &resp("in_progress")),
+            ev("response.in_progress", 1, &resp("in_progress")),
+            ev(
+                "response.output_item.added",
+                2,
+                r#","output_index":0,"item":{"id":"msg_1","type":"message"}"#,
+            ),
+            ev("response.completed", 3, &resp("completed")),
+        ]
+        .concat();
+        let e = check_sequence(&events(unclosed.as_bytes()).unwrap()).unwrap_err();
+        assert!(e.contains("never closed"), "{e}");
+    }
+}
