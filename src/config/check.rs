@@ -6,8 +6,9 @@
 //! 1. a configuration, or a YAML error, or a list of problems, and never a panic;
 //! 2. a YAML error with a message; problems that are not empty, each with a one-line origin
 //!    and message;
-//! 3. no secret in any message: neither the tokens and client keys of the environment nor a
-//!    header value of the file (`upstream.headers`, `upstreams.*.headers`);
+//! 3. no secret in any message: neither the tokens and client keys of the environment (unless
+//!    the text itself holds them) nor a header value of the file (`upstream.headers`,
+//!    `upstreams.*.headers`);
 //! 4. a configuration that, reloaded from the same text, changes nothing.
 //!
 //! Pure apart from looking up the file's mode (the path given does not exist).
@@ -106,9 +107,13 @@ fn header_values(text: &str) -> Vec<String> {
 
 /// Every check on one text; the error says which failed.
 pub fn check(text: &str) -> Result<(), String> {
+    // A message may quote the file (`got text '…'`), so a secret the text itself holds can
+    // only be looked for where the file is supposed to keep it: its header values. The
+    // environment's secrets must never show up from anywhere else.
     let mut secrets: Vec<String> = ENV_SECRETS
         .iter()
         .flat_map(|(_, v)| v.split(','))
+        .filter(|s| !text.contains(s))
         .map(str::to_owned)
         .collect();
     secrets.extend(header_values(text));
