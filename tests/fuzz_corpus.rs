@@ -12,7 +12,17 @@ type Check = fn(&[u8]);
 
 /// Each fuzz target (`fuzz/fuzz_targets/<name>.rs`) and the library function it calls.
 /// A new target adds one line here.
-const TARGETS: &[(&str, Check)] = &[("redact", deepinfra_shim::redact::check::fuzz_one)];
+const TARGETS: &[(&str, Check)] = &[
+    ("redact", deepinfra_shim::redact::check::fuzz_one),
+    ("sse", deepinfra_shim::translate::check::sse::fuzz_one),
+    ("stream", deepinfra_shim::translate::check::stream::fuzz_one),
+    (
+        "request",
+        deepinfra_shim::translate::check::request::fuzz_one,
+    ),
+    ("control", deepinfra_shim::control::check::fuzz_one),
+    ("config", deepinfra_shim::config::check::fuzz_one),
+];
 
 /// Runs `check` on every file of `dir`; returns how many there were and which failed.
 fn replay(dir: &Path, check: Check) -> (usize, Vec<String>) {

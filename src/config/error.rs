@@ -20,7 +20,25 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.origin, self.message)
+        write!(f, "{}: {}", OneLine(&self.origin), OneLine(&self.message))
+    }
+}
+
+/// Text quoted from the file (`got text '…'`, a key) may hold line breaks and other control
+/// characters: written escaped, so that a problem stays one line and a file cannot forge lines
+/// of `check-config` output or of the log (found by the `config` fuzz target).
+struct OneLine<'a>(&'a str);
+
+impl fmt::Display for OneLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.chars() {
+            if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+                write!(f, "{}", c.escape_debug())?;
+            } else {
+                write!(f, "{c}")?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -102,4 +120,22 @@ fn parse_line(path: &Path, line: Option<usize>, message: &str) -> String {
 
 fn origin_prefix(origin: Option<&'static str>) -> String {
     origin.map(|o| format!("{o}: ")).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_problem_quoting_line_breaks_stays_one_line() {
+        let p = Problem {
+            origin: "/c/config.yaml:1".into(),
+            message: "the file must be a mapping of sections, got text 'a\nb\r\u{2028}c\té'".into(),
+            line: Some(1),
+        };
+        assert_eq!(
+            p.to_string(),
+            r"/c/config.yaml:1: the file must be a mapping of sections, got text 'a\nb\r\u{2028}c\té'"
+        );
+    }
 }

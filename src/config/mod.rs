@@ -16,6 +16,8 @@
 //! A running daemon holds `Arc<Config>` snapshots: each request loads the current snapshot once
 //! and keeps it until it ends, so a reload never changes a request in flight.
 
+#[doc(hidden)]
+pub mod check;
 pub mod cli;
 pub mod diff;
 pub mod docs;

@@ -15,6 +15,8 @@
 //! - [`stats`]: the daemon side of `stats` and `capture`; [`render_stats`]: what `shimctl
 //!   stats` and `shimctl capture` print.
 
+#[doc(hidden)]
+pub mod check;
 pub mod check_upstreams;
 pub mod client;
 pub mod codex_config;

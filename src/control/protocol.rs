@@ -85,8 +85,24 @@ impl RequestLine {
                 Request::NAMES.join(", ")
             ));
         }
-        serde_json::from_value(value).map_err(|e| format!("bad '{cmd}' request: {e}"))
+        serde_json::from_value(value)
+            .map_err(|e| format!("bad '{cmd}' request: {}", shorten(&e.to_string())))
     }
+}
+
+/// serde's message quotes a value of the wrong type whole (`invalid type: string "…"`): cut
+/// it, so that a refusal never sends back more than a few words of the (possibly hostile)
+/// input, however long it was.
+fn shorten(message: &str) -> String {
+    const KEEP: usize = 160;
+    if message.len() <= KEEP {
+        return message.to_owned();
+    }
+    let mut end = KEEP;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &message[..end])
 }
 
 trait ClassifyName {
@@ -618,6 +634,14 @@ mod tests {
         assert!(e.contains("unknown command 'explode'"), "{e}");
         let e = RequestLine::parse(br#"{"cmd":"set-log-level"}"#).unwrap_err();
         assert!(e.contains("level"), "{e}");
+        // A long value of the wrong type is not sent back whole (the control fuzz target's
+        // bound on refusals).
+        let long = format!(r#"{{"cmd":"stats","window_s":"{}"}}"#, "x".repeat(5000));
+        let e = RequestLine::parse(long.as_bytes()).unwrap_err();
+        assert!(
+            e.starts_with("bad 'stats' request: invalid type") && e.len() < 300,
+            "{e}"
+        );
         let e = RequestLine::parse(b"{\"cmd\":\"status\"").unwrap_err();
         assert!(e.contains("incomplete"), "{e}");
     }

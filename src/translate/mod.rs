@@ -15,6 +15,8 @@
 //! 4. [`refusal`] classifies provider refusals (before or inside the stream) into what Codex
 //!    acts on; [`openai_error_body`] writes the OpenAI error envelope.
 
+#[doc(hidden)]
+pub mod check;
 pub mod options;
 pub mod reasoning;
 pub mod refusal;

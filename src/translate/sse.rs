@@ -11,7 +11,8 @@
 //! parser works on bytes, so a multi-byte UTF-8 character split across pushes is fine; the
 //! payload is handed over as bytes and the JSON parser checks the encoding.
 //!
-//! Memory: an event (its data plus the line being read) may not exceed `max_event_bytes`;
+//! Memory: an event (its data plus the line being read, field name and comments included) may
+//! not exceed `max_event_bytes`, whether or not the line arrived in one push;
 //! buffers are reused between events, and a line that is complete within one push is not
 //! copied except into the data buffer.
 
@@ -70,6 +71,11 @@ impl SseParser {
             };
             let ended_by_cr = rest[eol] == b'\r';
             if self.line.is_empty() {
+                // The same bound as for a line buffered across pushes, so that where the
+                // chunks were cut never decides whether an event is refused.
+                if eol + self.data.len() > self.max_event_bytes {
+                    return Err(self.too_large());
+                }
                 self.process_line(&rest[..eol], on_data)?;
             } else {
                 if self.line.len() + eol + self.data.len() > self.max_event_bytes {
@@ -266,6 +272,17 @@ mod tests {
         // A comment line without end can not grow without bound either.
         let mut p = SseParser::new(10);
         assert!(p.push(b": 0123456789012", &mut |_| {}).is_err());
+    }
+
+    #[test]
+    fn the_limit_does_not_depend_on_where_the_chunks_were_cut() {
+        // A 12-byte comment line against a limit of 10: refused whole as well as byte by
+        // byte (found by the `sse` fuzz target: in one push only data was counted).
+        let body = b": 0123456789\ndata: x\n\n";
+        let bytes: Vec<&[u8]> = body.chunks(1).collect();
+        assert_eq!(run_chunks(&bytes, 10), Err(SseError::EventTooLarge(10)));
+        assert_eq!(run_chunks(&[body], 10), Err(SseError::EventTooLarge(10)));
+        assert_eq!(strs(&run_chunks(&[body], 12).unwrap()), ["x"]);
     }
 
     #[test]

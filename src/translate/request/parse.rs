@@ -38,6 +38,11 @@ pub fn parse_request(body: &[u8]) -> Result<ResponsesRequest<'_>, TranslateError
             TranslateError::InvalidJson(e.to_string())
         }
     })?;
+    if let Some(at) = lone_surrogate(body) {
+        return Err(TranslateError::InvalidJson(format!(
+            "the string escape at byte {at} is half of a UTF-16 surrogate pair"
+        )));
+    }
     let model = fields
         .model
         .take()
@@ -50,4 +55,60 @@ pub fn parse_request(body: &[u8]) -> Result<ResponsesRequest<'_>, TranslateError
         fields,
         body_len: body.len(),
     })
+}
+
+/// The offset of the first `\uD800`–`\uDFFF` escape that is not half of a valid pair, in a
+/// body that parsed as JSON (so every backslash is inside a string and every `\u` has four hex
+/// digits). serde_json checks the pairing only in the strings it decodes; the texts, arguments
+/// and schemas kept raw go upstream verbatim, and one lone surrogate there makes the whole chat
+/// body invalid JSON (found by the `request` fuzz target). Codex never sends one: its strings
+/// are UTF-8.
+fn lone_surrogate(body: &[u8]) -> Option<usize> {
+    let unit = |i: usize| -> Option<u16> {
+        if body.get(i..i + 2)? != b"\\u" {
+            return None;
+        }
+        let hex = std::str::from_utf8(body.get(i + 2..i + 6)?).ok()?;
+        u16::from_str_radix(hex, 16).ok()
+    };
+    let mut at = 0;
+    while let Some(found) = body.get(at..).and_then(|rest| memchr::memchr(b'\\', rest)) {
+        let i = at + found;
+        match unit(i) {
+            Some(0xD800..=0xDBFF) if matches!(unit(i + 6), Some(0xDC00..=0xDFFF)) => at = i + 12,
+            Some(0xD800..=0xDFFF) => return Some(i),
+            // Any other escape: the backslash and the byte it escapes.
+            _ => at = i + 2,
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod surrogate_tests {
+    use super::*;
+
+    /// A user message whose text (kept raw, sent verbatim) is `text` as written in JSON.
+    fn body(text: &str) -> String {
+        format!(
+            r#"{{"model":"m","input":[{{"type":"message","role":"user","content":[{{"type":"input_text","text":"{text}"}}]}}]}}"#
+        )
+    }
+
+    #[test]
+    fn lone_surrogates_are_refused_and_pairs_pass() {
+        for text in [
+            r"a\ud83cb",
+            r"\ude00",
+            r"\ud83c\ud83c",
+            r"\\\ud83c",
+            r"x\uDBFF",
+        ] {
+            let e = parse_request(body(text).as_bytes()).unwrap_err();
+            assert!(e.to_string().contains("surrogate pair"), "{text}: {e}");
+        }
+        for text in [r"\ud83d\ude00 \\ud83c \n", r"\\", r"\u00e9\/"] {
+            assert!(parse_request(body(text).as_bytes()).is_ok(), "{text}");
+        }
+    }
 }
