@@ -71,14 +71,22 @@ fn lone_surrogate(body: &[u8]) -> Option<usize> {
         let hex = std::str::from_utf8(body.get(i + 2..i + 6)?).ok()?;
         u16::from_str_radix(hex, 16).ok()
     };
-    let mut at = 0;
-    while let Some(found) = body.get(at..).and_then(|rest| memchr::memchr(b'\\', rest)) {
-        let i = at + found;
+    // Codex's strings are UTF-8, so `\u` is rare in its bodies: look only where one is (one
+    // SIMD search over the body) rather than at every backslash (code and diffs hold many).
+    let mut pair_end = 0;
+    for i in memchr::memmem::find_iter(body, b"\\u") {
+        // The low half of a pair just checked, or the `u` of an escaped backslash (`\\u`:
+        // an odd run of backslashes before this one means it is itself escaped).
+        let escaped = body[..i].iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 1;
+        if i < pair_end || escaped {
+            continue;
+        }
         match unit(i) {
-            Some(0xD800..=0xDBFF) if matches!(unit(i + 6), Some(0xDC00..=0xDFFF)) => at = i + 12,
+            Some(0xD800..=0xDBFF) if matches!(unit(i + 6), Some(0xDC00..=0xDFFF)) => {
+                pair_end = i + 12;
+            }
             Some(0xD800..=0xDFFF) => return Some(i),
-            // Any other escape: the backslash and the byte it escapes.
-            _ => at = i + 2,
+            _ => {}
         }
     }
     None
