@@ -20,6 +20,8 @@
 //!   `shimctl capture`), fed one summary per request.
 //! - [`redact`]: the secrets in every form they can take in output (plain, JSON-escaped,
 //!   percent-encoded, base64), replaced by `***` at every exit; pure, like `translate`.
+//! - [`text`]: cutting text to a byte budget on a character boundary, for every bounded
+//!   message and label.
 #![forbid(unsafe_code)]
 // Unit tests may unwrap and sleep: a panic is how a test fails, and they run without a runtime.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::disallowed_methods))]
@@ -32,6 +34,7 @@ pub mod metrics;
 pub mod redact;
 pub mod server;
 pub mod service;
+pub mod text;
 pub mod translate;
 pub mod upstream;
 

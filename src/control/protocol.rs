@@ -94,15 +94,7 @@ impl RequestLine {
 /// it, so that a refusal never sends back more than a few words of the (possibly hostile)
 /// input, however long it was.
 fn shorten(message: &str) -> String {
-    const KEEP: usize = 160;
-    if message.len() <= KEEP {
-        return message.to_owned();
-    }
-    let mut end = KEEP;
-    while !message.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &message[..end])
+    crate::text::cut(message, 160)
 }
 
 trait ClassifyName {

@@ -191,14 +191,7 @@ fn ms(d: Duration) -> f32 {
 }
 
 fn label(s: &str) -> &str {
-    if s.len() <= MAX_LABEL {
-        return s;
-    }
-    let mut end = MAX_LABEL;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
+    crate::text::prefix(s, MAX_LABEL)
 }
 
 impl Metrics {

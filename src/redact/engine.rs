@@ -201,12 +201,9 @@ impl Redactor {
             Some(budget) => (budget, ELLIPSIS),
             None => (max_bytes, ""),
         };
-        let mut end = budget;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        let mut out = String::with_capacity(end + tail.len());
-        out.push_str(&text[..end]);
+        let kept = crate::text::prefix(&text, budget);
+        let mut out = String::with_capacity(kept.len() + tail.len());
+        out.push_str(kept);
         out.push_str(tail);
         out
     }

@@ -607,14 +607,7 @@ fn kind_for(status: u16, p: &Parsed, message: &str) -> RefusalKind {
 }
 
 fn truncate(s: &str) -> String {
-    if s.len() <= MAX_MESSAGE_BYTES {
-        return s.to_owned();
-    }
-    let mut end = MAX_MESSAGE_BYTES;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
+    crate::text::cut(s, MAX_MESSAGE_BYTES)
 }
 
 fn reason_suffix(status: u16) -> &'static str {
