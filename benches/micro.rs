@@ -245,6 +245,37 @@ fn redact_stream_64k_clean(bencher: Bencher<'_, '_>, feed: &str) {
         });
 }
 
+/// What the pump pays per request: the proxy benchmark's Codex-sized streamed reply (15 KB,
+/// one event per push, as the mock writes it) through a stream redactor holding one provider
+/// token. `shares-prefix`: a token that begins like the reply's model names (`bench…`), so the
+/// prefilter stops at every chunk; `random`: a token like a real provider's.
+#[divan::bench(args = ["shares-prefix", "random"])]
+fn redact_codex_reply(bencher: Bencher<'_, '_>, token: &str) {
+    let scenario = workload::scenarios()
+        .into_iter()
+        .find(|s| s.name == "codex-sse")
+        .expect("the codex-sse scenario");
+    let workload::Reply::Sse { events, .. } = &scenario.reply else {
+        panic!("codex-sse streams");
+    };
+    let secret = match token {
+        "shares-prefix" => "bench-token-not-a-secret",
+        _ => "Xq7RpL2vT9mK4wN8sJ3hF6dB1cZ5yA0e",
+    };
+    let redactor = Redactor::new([secret]);
+    let bytes: usize = events.iter().map(Vec::len).sum();
+    let mut out = Vec::with_capacity(bytes);
+    bencher.counter(BytesCount::new(bytes)).bench_local(|| {
+        let mut stream = redactor.stream();
+        for event in events {
+            out.clear();
+            stream.push(black_box(event), &mut out);
+        }
+        stream.finish(&mut out);
+        out.len()
+    });
+}
+
 /// The floor the clean-text rows are compared with: one `memchr` over the same bytes.
 #[divan::bench]
 fn redact_memchr_64k_reference(bencher: Bencher<'_, '_>) {
