@@ -119,6 +119,19 @@ fn responses_body(stream: bool) -> Value {
 
 /// One HTTP/1.1 exchange over a fresh connection (`Connection: close`), within `wait`: the
 /// status and body, or `None` when no complete answer came in time.
+/// A streamed `POST /v1/responses` as Codex sends it, on a client of its own (so its
+/// connection closes with it).
+async fn stream_responses(url: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{url}/v1/responses"))
+        .bearer_auth(TEST_TOKEN)
+        .header("content-type", "application/json")
+        .body(responses_body(true).to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
 fn raw_exchange(
     addr: SocketAddr,
     head: &str,
@@ -259,14 +272,7 @@ async fn a_redirect_is_never_followed_and_named_in_a_502() {
         assert!(!text.contains(HEADER_SECRET), "{path}: {text}");
     }
     // A streamed /v1/responses learns it in the stream, with the same words.
-    let resp = reqwest::Client::new()
-        .post(format!("{}/v1/responses", d.url()))
-        .bearer_auth(TEST_TOKEN)
-        .header("content-type", "application/json")
-        .body(responses_body(true).to_string())
-        .send()
-        .await
-        .unwrap();
+    let resp = stream_responses(&d.url()).await;
     let text = resp.text().await.unwrap();
     assert!(
         text.contains("response.failed") && text.contains(&host),
@@ -509,16 +515,7 @@ async fn past_max_connections_a_new_connection_waits_and_streams_are_not_cut() {
         .map(|_| {
             let url = url.clone();
             tokio::spawn(async move {
-                // Its own client, so its connection closes with it.
-                let client = reqwest::Client::new();
-                let resp = client
-                    .post(format!("{url}/v1/responses"))
-                    .bearer_auth(TEST_TOKEN)
-                    .header("content-type", "application/json")
-                    .body(responses_body(true).to_string())
-                    .send()
-                    .await
-                    .unwrap();
+                let resp = stream_responses(&url).await;
                 assert_eq!(resp.status(), 200);
                 resp.text().await.unwrap()
             })
@@ -670,14 +667,7 @@ async fn an_endless_reply_is_cut_at_max_output_bytes_in_bounded_memory() {
     })
     .await;
     let d = daemon(&format!("upstream:\n  url: {}\n", upstream.url()));
-    let resp = reqwest::Client::new()
-        .post(format!("{}/v1/responses", d.url()))
-        .bearer_auth(TEST_TOKEN)
-        .header("content-type", "application/json")
-        .body(responses_body(true).to_string())
-        .send()
-        .await
-        .unwrap();
+    let resp = stream_responses(&d.url()).await;
     assert_eq!(resp.status(), 200);
     // Read it all, keeping only the end.
     let mut resp = resp;
