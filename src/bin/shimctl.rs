@@ -7,28 +7,38 @@
 //! models 0 (1 when the config does not load); doctor 0 all good / 1 otherwise; smoke 0 ok /
 //! 1 failed / 3 not running; stats 0 / 3 not running; capture 0 armed / 1 refused / 3 not
 //! running; logs: the exit status of the tool that shows the log (1 when it cannot be run).
+//!
+//! This file holds the command line and the short commands; `shimctl/common.rs` what every
+//! command shares, `shimctl/codex.rs` `codex-config`, `shimctl/observe.rs` `stats`, `capture`
+//! and `logs`.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use deepinfra_shim::catalog;
-use deepinfra_shim::codex_toml;
+use deepinfra_shim::config;
 use deepinfra_shim::config::cli::Cli as DaemonCli;
 use deepinfra_shim::config::load::{self, Env};
-use deepinfra_shim::config::{self, Config};
-use deepinfra_shim::control::codex_config::{self, CodexBlock};
 use deepinfra_shim::control::doctor;
-use deepinfra_shim::control::protocol::{Reply, Request, StatusReport};
-use deepinfra_shim::control::render::{self, Style};
-use deepinfra_shim::control::render_stats;
+use deepinfra_shim::control::protocol::{Request, StatusReport};
+use deepinfra_shim::control::render;
 use deepinfra_shim::control::smoke;
 use deepinfra_shim::control::{Client, CtlError};
-use deepinfra_shim::service::logging::viewer;
 
-/// Exit status when the daemon is not running or cannot be reached.
-const NOT_RUNNING: u8 = 3;
+// The commands' modules live beside this crate root, in shimctl/ (a crate root's modules would
+// otherwise be looked for in src/bin/ itself, where cargo takes every file for a binary).
+#[path = "shimctl/codex.rs"]
+mod codex;
+#[path = "shimctl/common.rs"]
+mod common;
+#[path = "shimctl/observe.rs"]
+mod observe;
+
+use codex::{WriteTo, codex_config};
+use common::{catalog_config, ctl_failed, fetch_status, local_config, refused, style};
+use observe::{capture, logs, stats};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -283,46 +293,6 @@ fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
-fn style() -> Style {
-    Style::detect(std::io::stdout().is_terminal())
-}
-
-/// Prints a failed exchange and returns its exit status.
-fn ctl_failed(e: &CtlError) -> u8 {
-    eprintln!("shimctl: {e}");
-    if e.is_unreachable() { NOT_RUNNING } else { 1 }
-}
-
-/// Prints an error reply and returns 1.
-fn refused(reply: &Reply) -> u8 {
-    eprintln!(
-        "shimctl: {}",
-        reply
-            .error
-            .as_deref()
-            .unwrap_or("the daemon refused (no reason given)")
-    );
-    1
-}
-
-/// The daemon's status, or why there is none. The outer error is a socket that cannot be
-/// trusted: the caller stops there, with no fallback to the local config (whoever answered
-/// may want exactly the requests that fallback would send).
-async fn fetch_status(client: &Client) -> Result<Result<StatusReport, String>, CtlError> {
-    Ok(match client.request(Request::Status).await {
-        Ok(Reply {
-            ok: true,
-            status: Some(s),
-            ..
-        }) => Ok(s),
-        Ok(r) => Err(r
-            .error
-            .unwrap_or_else(|| "the daemon sent no status".to_owned())),
-        Err(e @ CtlError::Untrusted { .. }) => return Err(e),
-        Err(e) => Err(e.to_string()),
-    })
-}
-
 async fn status(client: &Client, json: bool) -> u8 {
     let reply = match client.request(Request::Status).await {
         Ok(r) => r,
@@ -483,212 +453,6 @@ async fn check_config(client: &Client, path: Option<PathBuf>, env: &Env) -> u8 {
     }
 }
 
-/// The config the daemon would load when started from this shell.
-fn local_config(env: &Env) -> Result<Config, Vec<String>> {
-    config::load(&DaemonCli::default(), env).map_err(|e| e.lines())
-}
-
-/// `codex-config --write [--profile NAME]`.
-struct WriteTo {
-    profile: Option<String>,
-}
-
-async fn codex_config(
-    client: &Client,
-    env: &Env,
-    model_flag: Option<String>,
-    catalog_path: Option<PathBuf>,
-    codex_bin: Option<PathBuf>,
-    write: Option<WriteTo>,
-) -> u8 {
-    let codex_dir = codex_toml::codex_home(env.get("CODEX_HOME"), env.get("HOME"));
-    if write.is_some() && codex_dir.is_none() {
-        eprintln!("shimctl: cannot locate Codex's config: set HOME, or CODEX_HOME");
-        return 1;
-    }
-    // Without --model, --write keeps the model already picked for this provider.
-    let kept = write
-        .as_ref()
-        .zip(codex_dir.as_deref())
-        .and_then(|(w, dir)| codex_toml::current_model(dir, w.profile.as_deref()));
-    let model = model_flag
-        .clone()
-        .or(kept)
-        .unwrap_or_else(|| codex_config::DEFAULT_MODEL.to_owned());
-    let status = match fetch_status(client).await {
-        Ok(s) => s,
-        Err(e) => return ctl_failed(&e),
-    };
-    let mut block = match status {
-        Ok(s) => {
-            let route = match client
-                .request(Request::Resolve {
-                    model: model.clone(),
-                })
-                .await
-            {
-                Ok(Reply {
-                    ok: true,
-                    route: Some(r),
-                    ..
-                }) => Some(r),
-                _ => None,
-            };
-            let context_window = route.and_then(|r| {
-                let window = r.context_window?;
-                Some((window, format!("route '{}'", r.matched.unwrap_or(r.model))))
-            });
-            let (env_key, is_client_key) = match &s.client_keys_env {
-                Some(k) => (k.clone(), true),
-                None => (
-                    s.upstreams
-                        .first()
-                        .map(|u| u.api_key_env.clone())
-                        .unwrap_or_else(|| "DEEPINFRA_TOKEN".to_owned()),
-                    false,
-                ),
-            };
-            CodexBlock {
-                model,
-                addr: render::client_addr(&s.listen),
-                env_key,
-                env_key_is_client_key: is_client_key,
-                context_window,
-                note: None,
-            }
-        }
-        Err(why) => {
-            let c = match local_config(env) {
-                Ok(c) => c,
-                Err(lines) => {
-                    eprintln!(
-                        "shimctl: the daemon is not reachable ({}) and its config does not load:",
-                        why.lines().next().unwrap_or("")
-                    );
-                    for l in lines {
-                        eprintln!("  {l}");
-                    }
-                    return 1;
-                }
-            };
-            let r = c.resolve(&model);
-            let context_window = r.route.and_then(|route| {
-                Some((route.context_window?, format!("the route for '{model}'")))
-            });
-            let source = match &c.config_path {
-                Some(p) => p.display().to_string(),
-                None => "built-in defaults".to_owned(),
-            };
-            let (env_key, is_client_key) = match &c.listen.client_keys_env {
-                Some(k) => (k.clone(), true),
-                None => (c.default_upstream.api_key_env.clone(), false),
-            };
-            CodexBlock {
-                addr: render::client_addr(&c.bind_addr()),
-                env_key,
-                env_key_is_client_key: is_client_key,
-                context_window,
-                note: Some(format!(
-                    "The daemon is not running; address and key from {source}."
-                )),
-                model,
-            }
-        }
-    };
-    let mut catalog_json = None;
-    if let Some(path) = catalog_path {
-        let config = match catalog_config(client, env).await {
-            Ok(c) => c,
-            Err(code) => return code,
-        };
-        let selection = match model_flag {
-            Some(m) => catalog::Selection::Only(m),
-            None => catalog::Selection::All {
-                also: vec![block.model.clone()],
-            },
-        };
-        let cat = catalog::generate(&config, &selection, codex_bin.as_deref()).await;
-        for w in &cat.warnings {
-            eprintln!("shimctl: warning: {w}");
-        }
-        match catalog::write_file(&cat, &path) {
-            Ok(abs) => {
-                eprintln!(
-                    "shimctl: wrote {} ({} model{}, modelled on {})",
-                    abs.display(),
-                    cat.models.len(),
-                    if cat.models.len() == 1 { "" } else { "s" },
-                    cat.template
-                        .as_deref()
-                        .unwrap_or("the built-in minimal entry")
-                );
-                catalog_json = Some(abs.to_string_lossy().into_owned());
-            }
-            Err(e) => {
-                eprintln!("shimctl: cannot write {}: {e}", path.display());
-                return 1;
-            }
-        }
-        // The catalog holds each model's window; a global model_context_window would
-        // override it for every model the user switches to.
-        block.context_window = None;
-    }
-    if let (Some(w), Some(dir)) = (write, codex_dir) {
-        if let Some(note) = &block.note {
-            eprintln!("shimctl: {note}");
-        }
-        let setup = codex_toml::Setup::from_block(&block, catalog_json.as_deref());
-        return match codex_toml::write(&dir, w.profile.as_deref(), &setup) {
-            Ok(out) => {
-                print!("{}", out.render());
-                for f in &out.findings {
-                    eprintln!("shimctl: warning: {f}");
-                }
-                0
-            }
-            Err(e) => {
-                eprintln!("shimctl: {e}");
-                1
-            }
-        };
-    }
-    print!(
-        "{}",
-        codex_config::render_block_with_catalog(&block, catalog_json.as_deref())
-    );
-    0
-}
-
-/// The config the catalog describes: the running daemon's file and upstream URLs (flags may
-/// have changed them), else the config the daemon would load from this shell.
-/// The error is the exit status, the reason printed.
-async fn catalog_config(client: &Client, env: &Env) -> Result<Config, u8> {
-    let s = match fetch_status(client).await {
-        Err(e) => return Err(ctl_failed(&e)),
-        Ok(Err(_)) => return local_config(env).map_err(config_failed),
-        Ok(Ok(s)) => s,
-    };
-    let config = match &s.config_path {
-        Some(p) => load::check_file(std::path::Path::new(p), env),
-        None => config::load(&DaemonCli::default(), env),
-    }
-    .map_err(|e| config_failed(e.lines()))?;
-    Ok(catalog::with_upstream_urls(
-        config,
-        s.upstreams
-            .iter()
-            .map(|u| (u.name.as_str(), u.url.as_str())),
-    ))
-}
-
-fn config_failed(lines: Vec<String>) -> u8 {
-    eprintln!("shimctl: the config does not load:");
-    for l in lines {
-        eprintln!("  {l}");
-    }
-    1
-}
-
 async fn models(client: &Client, env: &Env, json: bool) -> u8 {
     let config = match catalog_config(client, env).await {
         Ok(c) => c,
@@ -710,145 +474,6 @@ async fn run_doctor(client: &Client, env: &Env) -> u8 {
     let checks = doctor::run(client, env, || local_config(env)).await;
     print!("{}", doctor::render(&checks, style()));
     if doctor::all_good(&checks) { 0 } else { 1 }
-}
-
-/// `shimctl stats`: one report, or (`--watch`) a fresh one every 2 s drawn over the last.
-async fn stats(client: &Client, json: bool, window: Option<&str>, watch: bool) -> u8 {
-    let window_s = match window.map(render_stats::parse_duration).transpose() {
-        Ok(w) => w.map(|d| d.as_secs()),
-        Err(e) => {
-            eprintln!("shimctl: --window: {e}");
-            return 1;
-        }
-    };
-    let interrupted = tokio::signal::ctrl_c();
-    tokio::pin!(interrupted);
-    loop {
-        let reply = match client.request(Request::Stats { window_s }).await {
-            Ok(r) => r,
-            Err(e) => return ctl_failed(&e),
-        };
-        let Some(report) = reply.stats.as_ref().filter(|_| reply.ok) else {
-            return refused(&reply);
-        };
-        if json {
-            // One object per line when watching, so each refresh parses on its own.
-            let text = if watch {
-                serde_json::to_string(report)
-            } else {
-                serde_json::to_string_pretty(report)
-            };
-            println!("{}", text.expect("a report always serializes"));
-        } else {
-            if watch {
-                // Home and clear, like top: the new table replaces the old in place.
-                print!("\x1b[H\x1b[2J");
-            }
-            print!("{}", render_stats::stats(report, style()));
-        }
-        if !watch {
-            return 0;
-        }
-        let _ = std::io::stdout().flush();
-        tokio::select! {
-            _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
-            _ = &mut interrupted => return 0,
-        }
-    }
-}
-
-/// `shimctl capture DIR`: arms the daemon's capture and returns.
-async fn capture(
-    client: &Client,
-    dir: &std::path::Path,
-    for_: Option<&str>,
-    max: Option<u32>,
-    model: Option<String>,
-) -> u8 {
-    let for_s = match for_.map(render_stats::parse_duration).transpose() {
-        Ok(d) => d.map(|d| d.as_secs()),
-        Err(e) => {
-            eprintln!("shimctl: --for: {e}");
-            return 1;
-        }
-    };
-    let req = deepinfra_shim::control::protocol::CaptureRequest {
-        dir: config::paths::absolute(dir).display().to_string(),
-        for_s,
-        max,
-        model,
-    };
-    let reply = match client.request(Request::Capture(req)).await {
-        Ok(r) => r,
-        Err(e) => return ctl_failed(&e),
-    };
-    match reply.capture.as_ref().filter(|_| reply.ok) {
-        Some(c) => {
-            print!("{}", render_stats::capture_armed(c));
-            0
-        }
-        None => refused(&reply),
-    }
-}
-
-/// `shimctl logs`: hands over to the tool that shows the service's log (see
-/// `service::logging::viewer`), after saying why when it would show nothing.
-fn logs(env: &Env, follow: bool, lines: Option<u64>) -> u8 {
-    use std::os::unix::process::CommandExt;
-    let os = viewer::Os::current();
-    let home = env.non_empty("HOME").map(PathBuf::from);
-    let opts = viewer::Options {
-        follow,
-        lines,
-        tty: std::io::stdout().is_terminal(),
-    };
-    let plan = match viewer::plan(os, home.as_deref(), opts) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("shimctl: {e}");
-            return 1;
-        }
-    };
-    let missing = |program: &str| {
-        eprintln!("shimctl: {}", viewer::missing_tool_hint(os, program));
-        1
-    };
-    if let Some(probe) = &plan.probe {
-        match std::process::Command::new(probe.program)
-            .args(&probe.args)
-            .stdin(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .output()
-        {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return missing(probe.program),
-            Ok(out) if out.stdout.iter().all(u8::is_ascii_whitespace) => {
-                eprintln!("shimctl: {}", viewer::empty_hint(os, None));
-            }
-            _ => {}
-        }
-    }
-    if let Some(file) = &plan.file {
-        match std::fs::metadata(file) {
-            Err(_) => {
-                eprintln!("shimctl: {}", viewer::no_file_hint(file));
-                return 1;
-            }
-            Ok(md) if md.len() == 0 => {
-                eprintln!("shimctl: {}", viewer::empty_hint(os, Some(file)));
-            }
-            Ok(_) => {}
-        }
-    }
-    let _ = std::io::stdout().flush();
-    // exec: the tool's exit status, signals and terminal are the user's own.
-    let e = std::process::Command::new(plan.show.program)
-        .args(&plan.show.args)
-        .exec();
-    if e.kind() == std::io::ErrorKind::NotFound {
-        return missing(plan.show.program);
-    }
-    eprintln!("shimctl: cannot run {}: {e}", plan.show.program);
-    1
 }
 
 /// `shimctl generate-man DIR`: man pages from the same clap definitions the binaries parse,
