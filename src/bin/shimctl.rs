@@ -37,7 +37,7 @@ mod common;
 mod observe;
 
 use codex::{WriteTo, codex_config};
-use common::{catalog_config, ctl_failed, fetch_status, local_config, refused, style};
+use common::{catalog_config, ctl_failed, local_config, refused, style};
 use observe::{capture, logs, stats};
 
 #[derive(Debug, Parser)]
@@ -372,7 +372,7 @@ async fn reload(
 async fn check_config(client: &Client, path: Option<PathBuf>, env: &Env) -> u8 {
     let daemon_file = match &path {
         Some(_) => None,
-        None => match fetch_status(client).await {
+        None => match client.status().await {
             Ok(s) => Some(s),
             Err(e) => return ctl_failed(&e),
         },

@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
 use super::framing::{LineError, read_line_capped};
-use super::protocol::{MAX_REPLY, Reply, Request, RequestLine};
+use super::protocol::{MAX_REPLY, Reply, Request, RequestLine, StatusReport};
 use super::trust::{self, DirProblem, effective_uid};
 
 /// How to start the daemon (for this OS), for messages about a daemon that is not running.
@@ -89,6 +89,24 @@ impl Client {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The daemon's status, or why there is none (no daemon, an error reply). The outer error
+    /// is only a socket that cannot be trusted: callers stop there, with no fallback to the
+    /// local config (whoever answered may want exactly the requests that fallback would send).
+    pub async fn status(&self) -> Result<Result<StatusReport, String>, CtlError> {
+        Ok(match self.request(Request::Status).await {
+            Ok(Reply {
+                ok: true,
+                status: Some(s),
+                ..
+            }) => Ok(s),
+            Ok(r) => Err(r
+                .error
+                .unwrap_or_else(|| "the daemon sent no status".to_owned())),
+            Err(e @ CtlError::Untrusted { .. }) => return Err(e),
+            Err(e) => Err(e.to_string()),
+        })
     }
 
     /// Sends one request and returns the daemon's reply, `ok` or not.

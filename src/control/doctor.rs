@@ -21,7 +21,7 @@
 
 use std::fmt::Write as _;
 
-use super::client::{Client, CtlError};
+use super::client::Client;
 use super::hints::{self, Os};
 use super::protocol::{CheckResult, Reply, Request, StatusReport, TokenUsed, UpstreamCheck};
 use super::render::{Style, client_addr};
@@ -98,18 +98,11 @@ pub async fn run(
     local: impl FnOnce() -> Result<Config, Vec<String>>,
 ) -> Vec<Check> {
     let os = Os::current();
-    let status = match client.request(Request::Status).await {
-        Ok(Reply {
-            ok: true,
-            status: Some(s),
-            ..
-        }) => Ok(s),
-        Ok(r) => Err(r
-            .error
-            .unwrap_or_else(|| "the daemon sent no status".to_owned())),
+    let status = match client.status().await {
+        Ok(status) => status,
         // Not "no daemon": whoever answered may be posing as one. No offline checks either:
         // the socket is the problem to fix first, and this line says how.
-        Err(e @ CtlError::Untrusted { .. }) => {
+        Err(e) => {
             return vec![Check::fail(
                 "daemon",
                 e.to_string(),
@@ -117,7 +110,6 @@ pub async fn run(
                  then run `shimctl doctor` again",
             )];
         }
-        Err(e) => Err(e.to_string()),
     };
     match status {
         Ok(s) => {

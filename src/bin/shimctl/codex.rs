@@ -11,7 +11,7 @@ use deepinfra_shim::control::codex_config::{self, CodexBlock};
 use deepinfra_shim::control::protocol::{Reply, Request};
 use deepinfra_shim::control::render;
 
-use super::common::{catalog_config, ctl_failed, fetch_status, local_config};
+use super::common::{catalog_config, ctl_failed, local_config};
 
 /// `codex-config --write [--profile NAME]`.
 pub(crate) struct WriteTo {
@@ -40,7 +40,7 @@ pub(crate) async fn codex_config(
         .clone()
         .or(kept)
         .unwrap_or_else(|| codex_config::DEFAULT_MODEL.to_owned());
-    let status = match fetch_status(client).await {
+    let status = match client.status().await {
         Ok(s) => s,
         Err(e) => return ctl_failed(&e),
     };

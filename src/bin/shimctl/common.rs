@@ -7,7 +7,7 @@ use deepinfra_shim::catalog;
 use deepinfra_shim::config::cli::Cli as DaemonCli;
 use deepinfra_shim::config::load::{self, Env};
 use deepinfra_shim::config::{self, Config};
-use deepinfra_shim::control::protocol::{Reply, Request, StatusReport};
+use deepinfra_shim::control::protocol::Reply;
 use deepinfra_shim::control::render::Style;
 use deepinfra_shim::control::{Client, CtlError};
 
@@ -36,26 +36,6 @@ pub(crate) fn refused(reply: &Reply) -> u8 {
     1
 }
 
-/// The daemon's status, or why there is none. The outer error is a socket that cannot be
-/// trusted: the caller stops there, with no fallback to the local config (whoever answered
-/// may want exactly the requests that fallback would send).
-pub(crate) async fn fetch_status(
-    client: &Client,
-) -> Result<Result<StatusReport, String>, CtlError> {
-    Ok(match client.request(Request::Status).await {
-        Ok(Reply {
-            ok: true,
-            status: Some(s),
-            ..
-        }) => Ok(s),
-        Ok(r) => Err(r
-            .error
-            .unwrap_or_else(|| "the daemon sent no status".to_owned())),
-        Err(e @ CtlError::Untrusted { .. }) => return Err(e),
-        Err(e) => Err(e.to_string()),
-    })
-}
-
 /// The config the daemon would load when started from this shell.
 pub(crate) fn local_config(env: &Env) -> Result<Config, Vec<String>> {
     config::load(&DaemonCli::default(), env).map_err(|e| e.lines())
@@ -65,7 +45,7 @@ pub(crate) fn local_config(env: &Env) -> Result<Config, Vec<String>> {
 /// have changed them), else the config the daemon would load from this shell.
 /// The error is the exit status, the reason printed.
 pub(crate) async fn catalog_config(client: &Client, env: &Env) -> Result<Config, u8> {
-    let s = match fetch_status(client).await {
+    let s = match client.status().await {
         Err(e) => return Err(ctl_failed(&e)),
         Ok(Err(_)) => return local_config(env).map_err(config_failed),
         Ok(Ok(s)) => s,
